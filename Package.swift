@@ -1,0 +1,54 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers (see docs/ARCHITECTURE.md): dependencies point one way, down this list.
+//   CDNNL, COpenBLAS  system libraries (Debian libdnnl-dev, libopenblas-dev)
+//   TrimtabTensor     tensors, kernels, autograd tape, optimizers
+//   TrimtabIO         checkpoint formats (safetensors, GGUF)
+//   TrimtabText       tokenizers (Foundation only)
+//   trimtab           the command-line tool
+let package = Package(
+    name: "Trimtab",
+    products: [
+        .library(name: "TrimtabTensor", targets: ["TrimtabTensor"]),
+        .library(name: "TrimtabIO", targets: ["TrimtabIO"]),
+        .library(name: "TrimtabText", targets: ["TrimtabText"]),
+        .executable(name: "trimtab", targets: ["trimtab"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        .systemLibrary(name: "COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
+        .target(
+            name: "TrimtabTensor",
+            dependencies: ["CDNNL", "COpenBLAS"]
+        ),
+        .target(name: "TrimtabIO", dependencies: ["TrimtabTensor"]),
+        .target(name: "TrimtabText"),
+        .executableTarget(
+            name: "trimtab",
+            dependencies: [
+                "TrimtabTensor", "TrimtabIO", "TrimtabText",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "TrimtabTensorTests",
+            dependencies: ["TrimtabTensor"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "TrimtabIOTests",
+            dependencies: ["TrimtabIO"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "TrimtabTextTests",
+            dependencies: ["TrimtabText"],
+            resources: [.copy("Fixtures")]
+        ),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,1 @@
+// Checkpoint formats: safetensors and GGUF.

@@ -1,0 +1,111 @@
+// Matrix products on the tape: `matmul` (batched, transposes as flags) and `linear`.
+//
+// Gradients of C = op(A) · op(B), all written as accumulating GEMMs (beta = 1):
+//   C = A  B  : dA += dC Bᵀ      dB += Aᵀ dC
+//   C = A  Bᵀ : dA += dC B       dB += dCᵀ A
+//   C = Aᵀ B  : dA += B dCᵀ      dB += A dC
+//   C = Aᵀ Bᵀ : dA += Bᵀ dCᵀ     dB += dCᵀ Aᵀ
+
+extension Tape {
+    /// `op(a) · op(b)` for rank-2 tensors or rank-3 batches of equal size.
+    ///
+    /// - Parameters:
+    ///   - a: `[M, K]` (or `[K, M]` when `transA`), optionally with a leading batch axis.
+    ///   - b: `[K, N]` (or `[N, K]` when `transB`), same batch as `a`.
+    /// - Returns: `[M, N]` (batched: `[batch, M, N]`).
+    public func matmul(_ a: Variable, _ b: Variable, transA: Bool = false, transB: Bool = false) -> Variable {
+        precondition(a.value.rank == b.value.rank && (a.value.rank == 2 || a.value.rank == 3),
+                     "matmul of ranks \(a.value.rank) and \(b.value.rank)")
+        let batched = a.value.rank == 3
+        let batch = batched ? a.shape[0] : 1
+        if batched { precondition(b.shape[0] == batch, "matmul batch \(a.shape) vs \(b.shape)") }
+        let aRows = a.shape[a.value.rank - 2], aCols = a.shape[a.value.rank - 1]
+        let bRows = b.shape[b.value.rank - 2], bCols = b.shape[b.value.rank - 1]
+        let m = transA ? aCols : aRows, k = transA ? aRows : aCols
+        let n = transB ? bRows : bCols
+        precondition((transB ? bCols : bRows) == k, "matmul inner dimensions \(a.shape) · \(b.shape)")
+        let out = Tensor(zeros: batched ? [batch, m, n] : [m, n])
+        GEMM.sgemm(GEMMShape(transA: transA, transB: transB, m: m, n: n, k: k, batch: batch),
+                   a: a.value.floats, b: b.value.floats, c: out.floats)
+        return output(.matmul, out, inputs: [a, b]) { dout in
+            if a.requiresGrad {
+                let da = a.gradBuffer()
+                // dA has A's stored layout: [M, K] or, when transA, [K, M].
+                if !transA {
+                    GEMM.sgemm(GEMMShape(transB: !transB, m: m, n: k, k: n, batch: batch),
+                               a: dout.floats, b: b.value.floats, beta: 1, c: da.floats)
+                } else {
+                    GEMM.sgemm(GEMMShape(transA: transB, transB: true, m: k, n: m, k: n, batch: batch),
+                               a: b.value.floats, b: dout.floats, beta: 1, c: da.floats)
+                }
+            }
+            if b.requiresGrad {
+                let db = b.gradBuffer()
+                if !transB {
+                    GEMM.sgemm(GEMMShape(transA: !transA, m: k, n: n, k: m, batch: batch),
+                               a: a.value.floats, b: dout.floats, beta: 1, c: db.floats)
+                } else {
+                    GEMM.sgemm(GEMMShape(transA: true, transB: transA, m: n, n: k, k: m, batch: batch),
+                               a: dout.floats, b: a.value.floats, beta: 1, c: db.floats)
+                }
+            }
+        }
+    }
+
+    /// `x · Wᵀ + b`, the projection of every linear layer.
+    ///
+    /// - Parameters:
+    ///   - x: `[..., inFeatures]` (f32).
+    ///   - weight: `[outFeatures, inFeatures]`, f32 or bf16 (a frozen bf16 weight runs on
+    ///     the backend's bf16 kernels; the activations are rounded to bf16 for the product).
+    ///   - bias: `[outFeatures]` or `nil`.
+    /// - Returns: `[..., outFeatures]`.
+    public func linear(_ x: Variable, _ weight: Variable, bias: Variable? = nil) -> Variable {
+        let inFeatures = weight.shape[1], outFeatures = weight.shape[0]
+        precondition(x.shape.last == inFeatures, "linear: input \(x.shape) for weight \(weight.shape)")
+        if let bias { precondition(bias.shape == [outFeatures], "linear: bias \(bias.shape) for weight \(weight.shape)") }
+        let rows = x.value.count / max(inFeatures, 1)
+        var outShape = x.shape
+        outShape[outShape.count - 1] = outFeatures
+        let out = Tensor(zeros: outShape)
+        let forward = GEMMShape(transB: true, m: rows, n: outFeatures, k: inFeatures)
+        if weight.value.dtype == .bf16 {
+            let xh = x.value.converted(to: .bf16)
+            GEMM.gemmBF16(forward, a: xh.halves, b: weight.value.halves, c: out.floats)
+        } else {
+            GEMM.sgemm(forward, a: x.value.floats, b: weight.value.floats, c: out.floats)
+        }
+        if let bias {
+            let y = out.floats, b = bias.value.floats
+            Parallel.forRows(rows, costPerRow: outFeatures) { r in
+                let row = y + r * outFeatures
+                for j in 0..<outFeatures { row[j] += b[j] }
+            }
+        }
+        return output(.linear, out, inputs: [x, weight, bias]) { dout in
+            if x.requiresGrad {
+                // dx[rows, in] += dy[rows, out] · W[out, in]
+                let shape = GEMMShape(m: rows, n: inFeatures, k: outFeatures)
+                if weight.value.dtype == .bf16 {
+                    let dh = dout.converted(to: .bf16)
+                    GEMM.gemmBF16(shape, a: dh.halves, b: weight.value.halves, beta: 1, c: x.gradBuffer().floats)
+                } else {
+                    GEMM.sgemm(shape, a: dout.floats, b: weight.value.floats, beta: 1, c: x.gradBuffer().floats)
+                }
+            }
+            if weight.requiresGrad {
+                precondition(weight.value.dtype == .f32, "trainable weights must be f32")
+                // dW[out, in] += dyᵀ[out, rows] · x[rows, in]
+                GEMM.sgemm(GEMMShape(transA: true, m: outFeatures, n: inFeatures, k: rows),
+                           a: dout.floats, b: x.value.floats, beta: 1, c: weight.gradBuffer().floats)
+            }
+            if let bias, bias.requiresGrad {
+                let db = bias.gradBuffer().floats, dy = dout.floats
+                for r in 0..<rows {
+                    let row = dy + r * outFeatures
+                    for j in 0..<outFeatures { db[j] += row[j] }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A block of memory that one or more ``Tensor`` views share.
+///
+/// Owned storage is 64-byte aligned (one cache line, one AVX-512 vector) and zeroed.
+/// Borrowed storage (for example a memory-mapped checkpoint) keeps its owner alive and
+/// is never freed by the tensor.
+public final class TensorStorage: @unchecked Sendable {
+    /// Start of the block.
+    public let base: UnsafeMutableRawPointer
+    /// Size of the block in bytes.
+    public let byteCount: Int
+    private let owner: AnyObject?
+    private let owned: Bool
+
+    /// Allocates `byteCount` zeroed bytes.
+    public init(byteCount: Int) {
+        precondition(byteCount >= 0, "negative allocation")
+        var raw: UnsafeMutableRawPointer?
+        let size = max(byteCount, 64)
+        let status = posix_memalign(&raw, 64, size)
+        guard status == 0, let raw else { fatalError("out of memory allocating \(byteCount) bytes") }
+        memset(raw, 0, size)
+        self.base = raw
+        self.byteCount = byteCount
+        self.owner = nil
+        self.owned = true
+        MemoryStats.allocated(byteCount)
+    }
+
+    /// Wraps memory that `owner` keeps alive (for example a memory-mapped file).
+    public init(borrowing base: UnsafeMutableRawPointer, byteCount: Int, owner: AnyObject?) {
+        self.base = base
+        self.byteCount = byteCount
+        self.owner = owner
+        self.owned = false
+    }
+
+    deinit {
+        if owned {
+            free(base)
+            MemoryStats.freed(byteCount)
+        }
+    }
+}
