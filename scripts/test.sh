@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The test command: fetches the model and data assets the tests read (cached after the
+# first run), then runs the whole suite in release mode (numeric tests are too slow in
+# debug on 2 cores).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/fetch-assets.sh >/dev/null
+swift build -c release --build-tests
+swift test -c release --skip-build "$@"
