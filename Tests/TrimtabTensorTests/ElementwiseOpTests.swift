@@ -1,0 +1,133 @@
+import XCTest
+@testable import TrimtabTensor
+
+/// add, addBias, mul, scale and reshape: finite differences, PyTorch references, and the
+/// parallel paths against plain loops.
+final class ElementwiseOpTests: XCTestCase {
+    private static let shapes: [[Int]] = [[1], [1, 7], [3, 5], [2, 3, 17]]
+
+    func testAddGradients() {
+        for (i, shape) in Self.shapes.enumerated() {
+            let a = Variable(randomTensor(shape, seed: UInt64(10 + i)), requiresGrad: true, name: "a")
+            let b = Variable(randomTensor(shape, seed: UInt64(20 + i)), requiresGrad: true, name: "b")
+            checkGradients("add \(shape)", inputs: [a, b]) { $0.add(a, b) }
+        }
+        // The same variable on both sides gets both contributions: d(a + a)/da = 2.
+        let a = Variable(randomTensor([4, 6], seed: 30), requiresGrad: true)
+        checkGradients("add(a, a)", inputs: [a]) { $0.add(a, a) }
+    }
+
+    func testAddBiasGradients() {
+        let cases: [([Int], Int)] = [([1], 1), ([5], 5), ([1, 7], 7), ([4, 3], 3), ([2, 3, 21], 21)]
+        for (i, (shape, C)) in cases.enumerated() {
+            let x = Variable(randomTensor(shape, seed: UInt64(40 + i)), requiresGrad: true, name: "x")
+            let bias = Variable(randomTensor([C], seed: UInt64(50 + i)), requiresGrad: true, name: "bias")
+            checkGradients("addBias \(shape)", inputs: [x, bias]) { $0.addBias(x, bias) }
+        }
+    }
+
+    func testMulGradients() {
+        for (i, shape) in Self.shapes.enumerated() {
+            let a = Variable(randomTensor(shape, seed: UInt64(60 + i)), requiresGrad: true, name: "a")
+            let b = Variable(randomTensor(shape, seed: UInt64(70 + i)), requiresGrad: true, name: "b")
+            checkGradients("mul \(shape)", inputs: [a, b]) { $0.mul(a, b) }
+        }
+        // d(a ⊙ a)/da = 2a.
+        let a = Variable(randomTensor([3, 18], seed: 80), requiresGrad: true)
+        checkGradients("mul(a, a)", inputs: [a]) { $0.mul(a, a) }
+    }
+
+    func testScaleGradients() {
+        for (i, shape) in Self.shapes.enumerated() {
+            let x = Variable(randomTensor(shape, seed: UInt64(90 + i)), requiresGrad: true, name: "x")
+            checkGradients("scale \(shape)", inputs: [x]) { $0.scale(x, by: -1.75) }
+        }
+    }
+
+    func testReshapeSharesStorageAndPassesGradient() {
+        let x = Variable(randomTensor([2, 3, 4], seed: 100), requiresGrad: true, name: "x")
+        let tape = Tape()
+        let y = tape.reshape(x, [6, 4])
+        XCTAssertEqual(y.shape, [6, 4])
+        XCTAssertTrue(y.value.storage === x.value.storage, "reshape must be a view, not a copy")
+        // Through a following op, so a non-uniform gradient flows back through the view.
+        let w = Variable(randomTensor([4], seed: 101), requiresGrad: true, name: "bias")
+        checkGradients("reshape → addBias", inputs: [x, w]) { tape in
+            tape.mul(tape.reshape(tape.addBias(tape.reshape(x, [6, 4]), w), [2, 12]),
+                     Variable(randomTensor([2, 12], seed: 102)))
+        }
+        checkGradients("reshape to [1, 24, 1]", inputs: [x]) { $0.reshape(x, [1, 24, 1]) }
+    }
+
+    func testFrozenInputsGetNoGradient() {
+        let x = Variable(randomTensor([3, 8], seed: 110), requiresGrad: true)
+        let frozen = Variable(randomTensor([8], seed: 111))
+        let other = Variable(randomTensor([3, 8], seed: 112))
+        let tape = Tape()
+        let y = tape.mul(tape.addBias(x, frozen), other)
+        tape.backward(from: y)
+        XCTAssertNil(frozen.grad)
+        XCTAssertNil(other.grad)
+        // d(Σ (x + b) ⊙ o)/dx = o
+        assertClose(x.grad!, other.value, atol: 0, rtol: 0, "dx of (x + b) ⊙ o")
+
+        let inference = Tape()
+        _ = inference.add(Variable(randomTensor([4], seed: 113)), Variable(randomTensor([4], seed: 114)))
+        XCTAssertEqual(inference.count, 0, "an op with no trainable input must not be recorded")
+    }
+
+    /// Forward values and gradients of Σ y ⊙ R against PyTorch.
+    func testAgainstPyTorch() throws {
+        let file = try FixtureFile.load("ops_pointwise")
+        func run(_ name: String, inputs: [String], _ build: (Tape, [Variable]) -> Variable) throws {
+            let c = try XCTUnwrap(file.named(name), "fixture case \(name)")
+            let vars = inputs.map { Variable(c.tensor($0), requiresGrad: true, name: $0) }
+            let tape = Tape()
+            let y = build(tape, vars)
+            assertClose(y.value, c.tensor("y"), atol: 1e-5, rtol: 1e-4, "\(name) y")
+            tape.backward(from: y, gradient: c.tensor("R"))
+            var worst = maxAbsDiff(y.value, c.tensor("y"))
+            for (key, v) in zip(inputs, vars) {
+                let grad = try XCTUnwrap(v.grad, "\(name): no gradient for \(key)")
+                assertClose(grad, c.tensor("d" + key), atol: 1e-5, rtol: 1e-4, "\(name) d\(key)")
+                worst = max(worst, maxAbsDiff(grad, c.tensor("d" + key)))
+            }
+            print("ops_pointwise \(name): max |diff| vs torch \(worst)")
+        }
+        try run("add", inputs: ["a", "b"]) { $0.add($1[0], $1[1]) }
+        try run("addBias", inputs: ["x", "bias"]) { $0.addBias($1[0], $1[1]) }
+        try run("mul", inputs: ["a", "b"]) { $0.mul($1[0], $1[1]) }
+        let factor = Float(try XCTUnwrap(file.named("scale")).double("factor"))
+        try run("scale", inputs: ["x"]) { $0.scale($1[0], by: factor) }
+    }
+
+    /// Buffers large enough to split across threads agree with plain loops.
+    func testParallelPathsMatchPlainLoops() {
+        let rows = 300, C = 301
+        let x = randomTensor([rows, C], seed: 120), other = randomTensor([rows, C], seed: 121)
+        let bias = randomTensor([C], seed: 122), dy = randomTensor([rows, C], seed: 123)
+        let a = Variable(x, requiresGrad: true), b = Variable(other, requiresGrad: true)
+        let v = Variable(bias, requiresGrad: true)
+        let tape = Tape()
+        let y = tape.addBias(tape.mul(a, b), v)
+        tape.backward(from: y, gradient: dy)
+
+        var expected = [Float](repeating: 0, count: rows * C), dbias = [Float](repeating: 0, count: C)
+        let xs = x.scalars, os = other.scalars, bs = bias.scalars, ds = dy.scalars
+        for r in 0..<rows {
+            for c in 0..<C {
+                expected[r * C + c] = xs[r * C + c] * os[r * C + c] + bs[c]
+                dbias[c] += ds[r * C + c]
+            }
+        }
+        assertClose(y.value.scalars, expected, atol: 0, rtol: 0, "mul + addBias forward")
+        assertClose(a.grad!.scalars, zip(ds, os).map { $0 * $1 }, atol: 0, rtol: 0, "da")
+        assertClose(b.grad!.scalars, zip(ds, xs).map { $0 * $1 }, atol: 0, rtol: 0, "db")
+        assertClose(v.grad!.scalars, dbias, atol: 1e-5, rtol: 1e-5, "dbias")
+    }
+}
+
+/// The largest elementwise |a − b|.
+private func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
+    zip(a.scalars, b.scalars).reduce(0) { max($0, abs($1.0 - $1.1)) }
+}
