@@ -24,6 +24,8 @@ public struct Tokenizer: Sendable {
     /// Added tokens by id.
     let addedById: [Int32: AddedToken]
     let addedByContent: [ExactString: Int32]
+    /// The text an added token decodes to: its content, normalized for `normalized` tokens (as HF).
+    let addedText: [Int32: String]
     /// Matches added tokens with `normalized == false` in the raw text.
     let rawSplitter: AddedTokenSplitter
     /// Matches added tokens with `normalized == true` in the normalized text.
@@ -55,10 +57,11 @@ public struct Tokenizer: Sendable {
         }
         addedById = byId
         addedByContent = byContent
+        var text: [Int32: String] = [:]
+        for t in addedTokens { text[t.id] = t.normalized ? normalizer?.normalize(t.content) ?? t.content : t.content }
+        addedText = text
         rawSplitter = AddedTokenSplitter(addedTokens.filter { !$0.normalized }.map { ($0, $0.content) })
-        normalizedSplitter = AddedTokenSplitter(addedTokens.filter(\.normalized).map {
-            ($0, normalizer?.normalize($0.content) ?? $0.content)
-        })
+        normalizedSplitter = AddedTokenSplitter(addedTokens.filter(\.normalized).map { ($0, text[$0.id] ?? $0.content) })
         unkId = model.unkId
     }
 
@@ -78,9 +81,10 @@ public struct Tokenizer: Sendable {
         addedByContent[ExactString(token)] ?? model.tokenToId(token)
     }
 
-    /// The token string of an id (added tokens first, then the model vocabulary).
+    /// The token string of an id (added tokens first, then the model vocabulary). Like HF,
+    /// an added token matched in normalized text gives its normalized form.
     public func idToToken(_ id: Int32) -> String? {
-        addedById[id]?.content ?? model.idToToken(id)
+        addedText[id] ?? model.idToToken(id)
     }
 
     /// Token ids of `text`; `addSpecialTokens` adds the tokens the post-processor puts
@@ -126,7 +130,7 @@ public struct Tokenizer: Sendable {
         tokens.reserveCapacity(ids.count)
         for id in ids {
             if let added = addedById[id] {
-                if !(skipSpecialTokens && added.special) { tokens.append(added.content) }
+                if !(skipSpecialTokens && added.special) { tokens.append(addedText[id] ?? added.content) }
             } else if let t = model.idToToken(id) {
                 tokens.append(t)
             }

@@ -11,7 +11,7 @@ Generates, in Tests/TrimtabTextTests/Fixtures/:
                               llama3 (Split with the Llama 3 regex, ignore_merges), qwen2 (Qwen2
                               regex + NFC), spm_bpe (Llama 2 style: Prepend/Replace normalizer,
                               byte fallback), spm_bpe_metaspace (Metaspace prepend_scheme=first),
-                              unigram (Metaspace + NFKC + byte fallback)
+                              unigram (Metaspace + NFKC + byte fallback, a normalized added token)
   ids_<name>.json             for every tokenizer (the tiny ones, minilm = all-minilm-l6-v2's
                               WordPiece tokenizer.json, smollm2 and spm_gguf = GGUF tokenizers):
                               ids with and without special tokens and HF's decode of them
@@ -120,6 +120,7 @@ def build_corpus():
         "word <mask> word", "word<mask>word", "<mask> at start", "  <mask>  spaced  ",
         "see [[note]]   here", "[[note]]\tand more", "Horatio! Horatio!x xHoratio! Horatio!",
         "<0x41> is not a byte token in text", "\u2581 meta space char \u2581\u2581",
+        "fish and \ufb01sh \ufb01shing FISH sel\ufb01sh",
     ]
     return corpus
 
@@ -219,6 +220,8 @@ def tiny_tokenizers(lines):
     unigram = Tokenizer.from_str(json.dumps(j))
     unigram.post_processor = processors.TemplateProcessing(single="$A </s>", pair="$A </s> $B:1 </s>:1",
                                                            special_tokens=[("</s>", 1)])
+    # Matched in the NFKC-normalized text: "ﬁsh" in the input matches too.
+    unigram.add_tokens([AddedToken("\ufb01sh", normalized=True, special=False)])
     out["unigram"] = unigram
     return out
 
