@@ -12,7 +12,10 @@ import Foundation
 public struct ChatTemplate: Sendable, Equatable {
     /// The message layout.
     public enum Format: String, Sendable {
-        case chatML, llama3
+        /// `<|im_start|>role\ncontent<|im_end|>\n` (SmolLM2, Qwen2, …).
+        case chatML
+        /// `<|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>`.
+        case llama3
     }
 
     /// The message layout.

@@ -16,9 +16,13 @@ public struct GGUFTokenizerMetadata: Sendable, Equatable {
     public var merges: [String]?
     /// `tokenizer.ggml.scores` (llama models: higher merges first).
     public var scores: [Float]?
+    /// `tokenizer.ggml.bos_token_id`.
     public var bosTokenId: Int32?
+    /// `tokenizer.ggml.eos_token_id`.
     public var eosTokenId: Int32?
+    /// `tokenizer.ggml.padding_token_id`.
     public var padTokenId: Int32?
+    /// `tokenizer.ggml.unknown_token_id`.
     public var unknownTokenId: Int32?
     /// `tokenizer.ggml.add_bos_token`.
     public var addBosToken: Bool
@@ -31,7 +35,18 @@ public struct GGUFTokenizerMetadata: Sendable, Equatable {
 
     /// Token types of `tokenizer.ggml.token_type`.
     public enum TokenType: Int32, Sendable {
-        case normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5, byte = 6
+        /// An ordinary vocabulary token.
+        case normal = 1
+        /// The unknown token.
+        case unknown = 2
+        /// A control (special) token such as BOS, EOS, `<|im_start|>`.
+        case control = 3
+        /// A token added by the model's authors, matched in text but not special.
+        case userDefined = 4
+        /// A reserved, unused slot.
+        case unused = 5
+        /// A `<0xXX>` byte token.
+        case byte = 6
     }
 
     /// Creates metadata; absent GGUF keys are nil or false (`addSpacePrefix` defaults to true).
