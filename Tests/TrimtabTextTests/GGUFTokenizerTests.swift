@@ -31,6 +31,24 @@ final class GGUFTokenizerTests: XCTestCase {
         try assertMatchesReference(tokenizer, "spm_gguf")
     }
 
+    /// GGUF `gpt2` + `pre` = llama-bpe: the tiny Llama-3-regex tokenizer's vocabulary and
+    /// merges, given as GGUF metadata, match HF's ids for its tokenizer.json.
+    func testLlamaBPEPreTokenizer() throws {
+        let json = try JSONSerialization.jsonObject(with: TextFixtures.data("tiny_llama3.json")) as? [String: Any]
+        let model = try XCTUnwrap(json?["model"] as? [String: Any])
+        let vocab = try XCTUnwrap(model["vocab"] as? [String: Int])
+        var tokens = [String](repeating: "", count: vocab.count)
+        for (t, id) in vocab { tokens[id] = t }
+        let merges = try XCTUnwrap(model["merges"] as? [[String]]).map { $0.joined(separator: " ") }
+        var types = [Int32](repeating: 1, count: tokens.count)
+        for added in try XCTUnwrap(json?["added_tokens"] as? [[String: Any]]) { types[try XCTUnwrap(added["id"] as? Int)] = 3 }
+        let bos = Int32(try XCTUnwrap(vocab["<|begin_of_text|>"]))
+        let meta = GGUFTokenizerMetadata(model: "gpt2", pre: "llama-bpe", tokens: tokens, tokenTypes: types, merges: merges,
+                                         bosTokenId: bos, eosTokenId: Int32(try XCTUnwrap(vocab["<|eot_id|>"])),
+                                         addBosToken: true)
+        try assertMatchesReference(Tokenizer(gguf: meta), "llama3")
+    }
+
     func testUnsupportedGGUF() {
         let meta = GGUFTokenizerMetadata(model: "gpt2", pre: "no-such-pre", tokens: ["a"], merges: [])
         XCTAssertThrowsError(try Tokenizer(gguf: meta)) { error in
