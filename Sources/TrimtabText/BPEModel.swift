@@ -125,8 +125,39 @@ final class BPEModel: TokenizerModel, @unchecked Sendable {
         return out
     }
 
-    /// Applies merges in rank order (leftmost first among equal ranks) over a linked list.
+    /// Applies merges in rank order (leftmost first among equal ranks): a direct scan for
+    /// short words, a heap over a linked list for long ones (same result: both always
+    /// merge the current lowest-rank pair, leftmost first).
     private func merge(_ symbols: inout [Int32]) {
+        if symbols.count <= 32 {
+            mergeShort(&symbols)
+        } else {
+            mergeLong(&symbols)
+        }
+    }
+
+    @inline(__always)
+    private func lookup(_ a: Int32, _ b: Int32) -> UInt64? {
+        merges[UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))]
+    }
+
+    private func mergeShort(_ symbols: inout [Int32]) {
+        while symbols.count > 1 {
+            var best = UInt64.max
+            var at = -1
+            for i in 0..<(symbols.count - 1) {
+                if let m = lookup(symbols[i], symbols[i + 1]), m < best {
+                    best = m
+                    at = i
+                }
+            }
+            if at < 0 { return }
+            symbols[at] = Int32(truncatingIfNeeded: best)
+            symbols.remove(at: at + 1)
+        }
+    }
+
+    private func mergeLong(_ symbols: inout [Int32]) {
         let n = symbols.count
         var next = [Int32](unsafeUninitializedCapacity: n) { b, c in
             for i in 0..<n { b[i] = Int32(i + 1) }
@@ -139,9 +170,6 @@ final class BPEModel: TokenizerModel, @unchecked Sendable {
         }
         var alive = [Bool](repeating: true, count: n)
         var heap = MergeHeap()
-        @inline(__always) func lookup(_ a: Int32, _ b: Int32) -> UInt64? {
-            merges[UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))]
-        }
         for i in 0..<(n - 1) {
             if let m = lookup(symbols[i], symbols[i + 1]) { heap.push(rank: m >> 32, pos: i, newId: Int32(truncatingIfNeeded: m)) }
         }
