@@ -117,7 +117,16 @@ public final class DNNLBackend: GEMMBackend, @unchecked Sendable {
         let rowStride = transposed ? 1 : ld
         let colStride = transposed ? ld : 1
         var strides: dnnl_dims_t = Self.dims(broadcast ? rows * cols : max(batchStride, 1), rowStride, colStride)
-        Self.check(dnnl_memory_desc_init_by_strides(&desc, 3, &dims.0, type, &strides.0), "memory_desc_init")
+        // `&dims.0` would pass the address of one element (in release builds a temporary
+        // copy of it), not of the whole C array; bind the tuple's memory instead.
+        withUnsafeMutableBytes(of: &dims) { dimsBytes in
+            withUnsafeMutableBytes(of: &strides) { strideBytes in
+                let dimsPointer = dimsBytes.baseAddress!.assumingMemoryBound(to: dnnl_dim_t.self)
+                let stridesPointer = strideBytes.baseAddress!.assumingMemoryBound(to: dnnl_dim_t.self)
+                Self.check(dnnl_memory_desc_init_by_strides(&desc, 3, dimsPointer, type, stridesPointer),
+                           "memory_desc_init")
+            }
+        }
         return desc
     }
 
