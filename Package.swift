@@ -5,7 +5,8 @@ import PackageDescription
 //   CDNNL, COpenBLAS  system libraries (Debian libdnnl-dev, libopenblas-dev)
 //   TrimtabTensor     tensors, kernels, autograd tape, optimizers
 //   TrimtabIO         checkpoint formats (safetensors, GGUF)
-//   TrimtabText       tokenizers (Foundation only)
+//   TrimtabText       tokenizers and chat formats (Foundation only)
+//   TrimtabModels     the LanguageModel protocol and its hooks, architectures, loading, generation
 //   trimtab           the command-line tool
 let package = Package(
     name: "Trimtab",
@@ -13,6 +14,7 @@ let package = Package(
         .library(name: "TrimtabTensor", targets: ["TrimtabTensor"]),
         .library(name: "TrimtabIO", targets: ["TrimtabIO"]),
         .library(name: "TrimtabText", targets: ["TrimtabText"]),
+        .library(name: "TrimtabModels", targets: ["TrimtabModels"]),
         .executable(name: "trimtab", targets: ["trimtab"]),
     ],
     dependencies: [
@@ -27,10 +29,11 @@ let package = Package(
         ),
         .target(name: "TrimtabIO", dependencies: ["TrimtabTensor"]),
         .target(name: "TrimtabText"),
+        .target(name: "TrimtabModels", dependencies: ["TrimtabTensor", "TrimtabIO", "TrimtabText"]),
         .executableTarget(
             name: "trimtab",
             dependencies: [
-                "TrimtabTensor", "TrimtabIO", "TrimtabText",
+                "TrimtabTensor", "TrimtabIO", "TrimtabText", "TrimtabModels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -47,6 +50,11 @@ let package = Package(
         .testTarget(
             name: "TrimtabTextTests",
             dependencies: ["TrimtabText"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "TrimtabModelsTests",
+            dependencies: ["TrimtabModels"],
             resources: [.copy("Fixtures")]
         ),
     ],

@@ -1,0 +1,244 @@
+import TrimtabTensor
+
+// The Llama family of decoders: Llama 2/3, Mistral, Qwen2 (q/k/v biases), SmolLM2.
+// Reference: transformers `models/llama/modeling_llama.py` (pre-norm blocks, RMSNorm,
+// rotary embeddings in the rotate-half layout, grouped-query attention, SwiGLU MLP,
+// optionally tied output embeddings).
+
+/// A Llama-family causal language model with frozen weights.
+public final class LlamaModel: LanguageModel {
+    public let configuration: LlamaConfiguration
+    public let parameters: [String: Variable]
+    public let linearSites: [LinearSite]
+
+    private struct Block {
+        let inputNorm: Variable
+        let q: Variable, k: Variable, v: Variable, o: Variable
+        let qBias: Variable?, kBias: Variable?, vBias: Variable?
+        let postNorm: Variable
+        let gate: Variable, up: Variable, down: Variable
+        let sites: [String: LinearSite]
+    }
+
+    private let embedTokens: Variable
+    private let blocks: [Block]
+    private let finalNorm: Variable
+    private let lmHead: Variable
+    private let rope: RoPETable
+
+    public var architecture: String { configuration.modelType }
+    public var vocabularySize: Int { configuration.vocabularySize }
+    public var hiddenSize: Int { configuration.hiddenSize }
+    public var layerCount: Int { configuration.layerCount }
+    public var headCount: Int { configuration.headCount }
+    public var kvHeadCount: Int { configuration.kvHeadCount }
+    public var headDim: Int { configuration.headDim }
+
+    /// Builds the model from weights named as in a Hugging Face checkpoint.
+    ///
+    /// - Parameters:
+    ///   - trainable: which weights get gradients (none by default: the base model is
+    ///     frozen; full fine-tuning, BitFit and LayerNorm tuning select some or all).
+    /// - Throws: ``ModelError`` naming a missing tensor or a shape that does not fit.
+    public init(configuration c: LlamaConfiguration, weights: [String: Tensor], source: String,
+                trainable: (String) -> Bool = { _ in false }) throws {
+        configuration = c
+        let table = WeightTable(tensors: weights, source: source)
+        let hidden = c.hiddenSize, qWidth = c.headCount * c.headDim, kvWidth = c.kvHeadCount * c.headDim
+        var params: [String: Variable] = [:]
+        func frozen(_ name: String, _ shape: [Int]) throws -> Variable {
+            let v = Variable(try table.take(name, shape), requiresGrad: trainable(name), name: name)
+            params[name] = v
+            return v
+        }
+        func optionalFrozen(_ name: String, _ shape: [Int]) throws -> Variable? {
+            guard let t = try table.optional(name, shape) else { return nil }
+            let v = Variable(t, requiresGrad: trainable(name), name: name)
+            params[name] = v
+            return v
+        }
+        embedTokens = try frozen("model.embed_tokens.weight", [c.vocabularySize, hidden])
+        var sites: [LinearSite] = []
+        var blocks: [Block] = []
+        for i in 0..<c.layerCount {
+            let p = "model.layers.\(i)"
+            var blockSites: [String: LinearSite] = [:]
+            for (module, inF, outF) in [("self_attn.q_proj", hidden, qWidth), ("self_attn.k_proj", hidden, kvWidth),
+                                        ("self_attn.v_proj", hidden, kvWidth), ("self_attn.o_proj", qWidth, hidden),
+                                        ("mlp.gate_proj", hidden, c.intermediateSize),
+                                        ("mlp.up_proj", hidden, c.intermediateSize),
+                                        ("mlp.down_proj", c.intermediateSize, hidden)] {
+                let site = LinearSite(layer: i, module: module, blockPrefix: "model.layers",
+                                      inFeatures: inF, outFeatures: outF)
+                blockSites[module] = site
+                sites.append(site)
+            }
+            let bias = c.attentionBias
+            blocks.append(Block(
+                inputNorm: try frozen("\(p).input_layernorm.weight", [hidden]),
+                q: try frozen("\(p).self_attn.q_proj.weight", [qWidth, hidden]),
+                k: try frozen("\(p).self_attn.k_proj.weight", [kvWidth, hidden]),
+                v: try frozen("\(p).self_attn.v_proj.weight", [kvWidth, hidden]),
+                o: try frozen("\(p).self_attn.o_proj.weight", [hidden, qWidth]),
+                qBias: bias ? try frozen("\(p).self_attn.q_proj.bias", [qWidth]) : nil,
+                kBias: bias ? try frozen("\(p).self_attn.k_proj.bias", [kvWidth]) : nil,
+                vBias: bias ? try frozen("\(p).self_attn.v_proj.bias", [kvWidth]) : nil,
+                postNorm: try frozen("\(p).post_attention_layernorm.weight", [hidden]),
+                gate: try frozen("\(p).mlp.gate_proj.weight", [c.intermediateSize, hidden]),
+                up: try frozen("\(p).mlp.up_proj.weight", [c.intermediateSize, hidden]),
+                down: try frozen("\(p).mlp.down_proj.weight", [hidden, c.intermediateSize]),
+                sites: blockSites))
+        }
+        self.blocks = blocks
+        finalNorm = try frozen("model.norm.weight", [hidden])
+        if let head = try optionalFrozen("lm_head.weight", [c.vocabularySize, hidden]), !c.tieWordEmbeddings {
+            lmHead = head
+        } else {
+            lmHead = embedTokens
+        }
+        linearSites = sites
+        parameters = params
+        rope = RoPETable(headDim: c.headDim, base: c.ropeTheta, maxPositions: c.maxPositions)
+    }
+
+    /// Weights for `configuration` drawn from N(0, 0.02²), norm gains 1, biases 0, as
+    /// transformers initialises a fresh Llama (for tests and toy models).
+    public static func randomWeights(_ c: LlamaConfiguration, seed: UInt64) -> [String: Tensor] {
+        var rng = SplitMix64(seed: seed)
+        var out: [String: Tensor] = [:]
+        func normal(_ name: String, _ shape: [Int]) {
+            let t = Tensor(zeros: shape)
+            for i in 0..<t.count { t.floats[i] = rng.nextNormal() * 0.02 }
+            out[name] = t
+        }
+        func ones(_ name: String, _ n: Int) {
+            let t = Tensor(zeros: [n])
+            t.fill(1)
+            out[name] = t
+        }
+        let hidden = c.hiddenSize, qWidth = c.headCount * c.headDim, kvWidth = c.kvHeadCount * c.headDim
+        normal("model.embed_tokens.weight", [c.vocabularySize, hidden])
+        for i in 0..<c.layerCount {
+            let p = "model.layers.\(i)"
+            ones("\(p).input_layernorm.weight", hidden)
+            ones("\(p).post_attention_layernorm.weight", hidden)
+            normal("\(p).self_attn.q_proj.weight", [qWidth, hidden])
+            normal("\(p).self_attn.k_proj.weight", [kvWidth, hidden])
+            normal("\(p).self_attn.v_proj.weight", [kvWidth, hidden])
+            normal("\(p).self_attn.o_proj.weight", [hidden, qWidth])
+            if c.attentionBias {
+                out["\(p).self_attn.q_proj.bias"] = Tensor(zeros: [qWidth])
+                out["\(p).self_attn.k_proj.bias"] = Tensor(zeros: [kvWidth])
+                out["\(p).self_attn.v_proj.bias"] = Tensor(zeros: [kvWidth])
+            }
+            normal("\(p).mlp.gate_proj.weight", [c.intermediateSize, hidden])
+            normal("\(p).mlp.up_proj.weight", [c.intermediateSize, hidden])
+            normal("\(p).mlp.down_proj.weight", [hidden, c.intermediateSize])
+        }
+        ones("model.norm.weight", hidden)
+        if !c.tieWordEmbeddings { normal("lm_head.weight", [c.vocabularySize, hidden]) }
+        return out
+    }
+
+    public func makeCache(batchSize: Int, capacity: Int) -> KVCache {
+        KVCache(layers: configuration.layerCount, batchSize: batchSize, capacity: capacity,
+                kvHeads: configuration.kvHeadCount, headDim: configuration.headDim)
+    }
+
+    public func logits(_ hidden: Variable, tape: Tape) -> Variable {
+        tape.linear(hidden, lmHead)
+    }
+
+    public func hiddenStates(_ batch: TokenBatch, tape: Tape, hooks: ModelHooks?,
+                             cache: KVCache?) -> (hidden: Variable, virtualCount: Int) {
+        let c = configuration
+        let b = batch.batchSize
+        var x = tape.embedding(embedTokens, ids: batch.ids, shape: [b, batch.length])
+        var virtualCount = 0
+        var virtualMask: [UInt8] = []
+        if let hooks, (cache?.length ?? 0) == 0 {
+            let edited = hooks.inputEmbeddings(x, batch: batch, tape: tape)
+            x = edited.embeddings
+            virtualCount = edited.virtualCount
+            virtualMask = edited.virtualMask ?? [UInt8](repeating: 1, count: b * virtualCount)
+        }
+        let t = virtualCount + batch.length
+        // Token mask over [virtual | real] positions.
+        var tokenMask = [UInt8](repeating: 0, count: b * t)
+        for row in 0..<b {
+            for j in 0..<virtualCount { tokenMask[row * t + j] = virtualMask[row * virtualCount + j] }
+            for j in 0..<batch.length { tokenMask[row * t + virtualCount + j] = batch.mask[row * batch.length + j] }
+        }
+        let prefixes = (0..<c.layerCount).map { hooks?.attentionPrefix(layer: $0, batchSize: b, tape: tape) }
+        // Rotary positions: real tokens count from the row's valid prefix rows, cached
+        // tokens and earlier tokens of this call (padding takes the position it would have).
+        var positions = [Int32](repeating: 0, count: b * t)
+        for row in 0..<b {
+            var next: Int32 = cache?.nextPosition[row] ?? 0
+            if let prefix = prefixes[0] {
+                let p = prefix.key.shape[1]
+                if let mask = prefix.mask {
+                    next += Int32(mask[(row * p)..<(row * p + p)].reduce(0) { $0 + Int($1) })
+                } else {
+                    next += Int32(p)
+                }
+            }
+            for j in 0..<t {
+                positions[row * t + j] = next
+                if tokenMask[row * t + j] != 0 { next += 1 }
+            }
+        }
+        let keyMask = cache?.keyMask(appending: tokenMask, count: t) ?? tokenMask
+        let allValid = !keyMask.contains(0)
+
+        for (i, block) in blocks.enumerated() {
+            // Attention.
+            let h = tape.rmsNorm(x, weight: block.inputNorm, eps: c.rmsNormEps)
+            let q = project(h, block.q, block.qBias, block.sites["self_attn.q_proj"]!, hooks, tape)
+            let k = project(h, block.k, block.kBias, block.sites["self_attn.k_proj"]!, hooks, tape)
+            let v = project(h, block.v, block.vBias, block.sites["self_attn.v_proj"]!, hooks, tape)
+            let qr = tape.rope(tape.reshape(q, [b, t, c.headCount, c.headDim]), table: rope,
+                               positions: positions, layout: .rotateHalf)
+            var kr = tape.rope(tape.reshape(k, [b, t, c.kvHeadCount, c.headDim]), table: rope,
+                               positions: positions, layout: .rotateHalf)
+            var vr = tape.reshape(v, [b, t, c.kvHeadCount, c.headDim])
+            if let cache {
+                let full = cache.append(layer: i, key: kr.value, value: vr.value, count: t)
+                kr = Variable(full.key)
+                vr = Variable(full.value)
+            }
+            var options = AttentionOptions()
+            options.causal = true
+            options.keyMask = allValid ? nil : keyMask
+            if let prefix = prefixes[i] {
+                options.prefixKey = prefix.key
+                options.prefixValue = prefix.value
+                options.prefixMask = prefix.mask
+            }
+            let attended = tape.attention(query: qr, key: kr, value: vr, options: options)
+            var a = project(tape.reshape(attended, [b, t, c.headCount * c.headDim]), block.o, nil,
+                            block.sites["self_attn.o_proj"]!, hooks, tape)
+            if let hooks { a = hooks.blockOutput(BlockSite(layer: i, part: .attention), a, tape: tape) }
+            x = tape.add(x, a)
+
+            // Feed-forward.
+            let h2 = tape.rmsNorm(x, weight: block.postNorm, eps: c.rmsNormEps)
+            let g = project(h2, block.gate, nil, block.sites["mlp.gate_proj"]!, hooks, tape)
+            let u = project(h2, block.up, nil, block.sites["mlp.up_proj"]!, hooks, tape)
+            var f = project(tape.swiglu(gate: g, up: u), block.down, nil, block.sites["mlp.down_proj"]!, hooks, tape)
+            if let hooks { f = hooks.blockOutput(BlockSite(layer: i, part: .feedForward), f, tape: tape) }
+            x = tape.add(x, f)
+        }
+        cache?.commit(mask: tokenMask, count: t)
+        return (tape.rmsNorm(x, weight: finalNorm, eps: c.rmsNormEps), virtualCount)
+    }
+
+    /// A linear layer with the hooks around it.
+    private func project(_ input: Variable, _ weight: Variable, _ bias: Variable?, _ site: LinearSite,
+                         _ hooks: ModelHooks?, _ tape: Tape) -> Variable {
+        guard let hooks else { return tape.linear(input, weight, bias: bias) }
+        let x = hooks.linearInput(site, input, tape: tape)
+        let base = tape.linear(x, weight, bias: bias)
+        return hooks.linearOutput(site, input: x, base: base, tape: tape)
+    }
+}

@@ -1,0 +1,101 @@
+import TrimtabIO
+import TrimtabTensor
+
+// Reading a Llama-family model out of a llama.cpp GGUF file.
+//
+// llama.cpp's converter renames tensors (`blk.3.attn_q.weight`) and permutes the rows of
+// the query and key projections so that its interleaved rotary embedding equals
+// transformers' rotate-half one. We undo both, so a GGUF model is the same
+// `LlamaModel`, with the same weight names and layout, as one read from safetensors; PEFT
+// adapters trained against the Hugging Face layout then apply unchanged.
+
+enum LlamaGGUF {
+    /// The configuration from `<arch>.*` metadata keys.
+    static func configuration(_ file: GGUFFile) throws -> LlamaConfiguration {
+        let arch = file.architecture ?? "llama"
+        guard ["llama", "mistral", "qwen2"].contains(arch) else {
+            throw ModelError.unsupportedArchitecture(arch, source: file.path)
+        }
+        func int(_ key: String) throws -> Int {
+            do { return try file.int("\(arch).\(key)") } catch {
+                throw ModelError.invalidConfiguration(field: "\(arch).\(key)", reason: "is missing or not an integer",
+                                                      source: file.path)
+            }
+        }
+        let embeddings = try file.info("token_embd.weight")
+        let hidden = try int("embedding_length")
+        let heads = try int("attention.head_count")
+        let kvHeads = (try? file.int("\(arch).attention.head_count_kv")) ?? heads
+        let tied = !file.tensorInfos.contains { $0.name == "output.weight" }
+        return LlamaConfiguration(
+            modelType: arch,
+            vocabularySize: embeddings.shape[0],
+            hiddenSize: hidden,
+            intermediateSize: try int("feed_forward_length"),
+            layerCount: try int("block_count"),
+            headCount: heads,
+            kvHeadCount: kvHeads,
+            headDim: (try? file.int("\(arch).attention.key_length")) ?? hidden / heads,
+            rmsNormEps: (try? file.float("\(arch).attention.layer_norm_rms_epsilon")) ?? 1e-5,
+            ropeTheta: (try? file.float("\(arch).rope.freq_base")) ?? 10_000,
+            maxPositions: (try? file.int("\(arch).context_length")) ?? 2048,
+            tieWordEmbeddings: tied,
+            attentionBias: arch == "qwen2",
+            bosTokenId: try? file.int("tokenizer.ggml.bos_token_id"),
+            eosTokenId: try? file.int("tokenizer.ggml.eos_token_id"))
+    }
+
+    /// All weights under their Hugging Face names, dequantised to f32 (matrices then
+    /// converted to `matrixType`).
+    static func weights(_ file: GGUFFile, _ c: LlamaConfiguration, matrixType: DType) throws -> [String: Tensor] {
+        var out: [String: Tensor] = [:]
+        func load(_ ggufName: String, _ hfName: String, matrix: Bool = true,
+                  unpermuteHeads: Int? = nil) throws {
+            var t = try file.tensor(ggufName)
+            if let heads = unpermuteHeads { t = unpermuteRows(t, heads: heads) }
+            if matrix && matrixType != .f32 { t = t.converted(to: matrixType) }
+            out[hfName] = t
+        }
+        // llama.cpp runs Qwen2 with the rotate-half ("NEOX") layout and stores it unpermuted.
+        let permuted = c.modelType != "qwen2"
+        try load("token_embd.weight", "model.embed_tokens.weight")
+        try load("output_norm.weight", "model.norm.weight", matrix: false)
+        if !c.tieWordEmbeddings { try load("output.weight", "lm_head.weight") }
+        for i in 0..<c.layerCount {
+            let g = "blk.\(i)", h = "model.layers.\(i)"
+            try load("\(g).attn_norm.weight", "\(h).input_layernorm.weight", matrix: false)
+            try load("\(g).ffn_norm.weight", "\(h).post_attention_layernorm.weight", matrix: false)
+            try load("\(g).attn_q.weight", "\(h).self_attn.q_proj.weight", unpermuteHeads: permuted ? c.headCount : nil)
+            try load("\(g).attn_k.weight", "\(h).self_attn.k_proj.weight", unpermuteHeads: permuted ? c.kvHeadCount : nil)
+            try load("\(g).attn_v.weight", "\(h).self_attn.v_proj.weight")
+            try load("\(g).attn_output.weight", "\(h).self_attn.o_proj.weight")
+            try load("\(g).ffn_gate.weight", "\(h).mlp.gate_proj.weight")
+            try load("\(g).ffn_up.weight", "\(h).mlp.up_proj.weight")
+            try load("\(g).ffn_down.weight", "\(h).mlp.down_proj.weight")
+            if c.attentionBias {
+                try load("\(g).attn_q.bias", "\(h).self_attn.q_proj.bias", matrix: false)
+                try load("\(g).attn_k.bias", "\(h).self_attn.k_proj.bias", matrix: false)
+                try load("\(g).attn_v.bias", "\(h).self_attn.v_proj.bias", matrix: false)
+            }
+        }
+        return out
+    }
+
+    /// Inverts llama.cpp's `permute`: within each head, stored row `(i, j)` (i < D/2,
+    /// j ∈ {0, 1}) is Hugging Face row `(j, i)`.
+    static func unpermuteRows(_ t: Tensor, heads: Int) -> Tensor {
+        let rows = t.shape[0], cols = t.count / max(rows, 1)
+        let perHead = rows / heads, half = perHead / 2
+        let out = Tensor(zeros: t.shape)
+        for h in 0..<heads {
+            for i in 0..<half {
+                for j in 0..<2 {
+                    let stored = h * perHead + i * 2 + j
+                    let original = h * perHead + j * half + i
+                    (out.floats + original * cols).update(from: t.floats + stored * cols, count: cols)
+                }
+            }
+        }
+        return out
+    }
+}

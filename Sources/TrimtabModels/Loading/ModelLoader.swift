@@ -1,0 +1,109 @@
+import Foundation
+import TrimtabIO
+import TrimtabTensor
+import TrimtabText
+
+/// A model with the tokenizer that belongs to it.
+public struct LoadedModel {
+    public let model: LanguageModel
+    public let tokenizer: Tokenizer
+    /// Where it was read from.
+    public let source: String
+}
+
+/// Loads a base model from a Hugging Face directory (`config.json`, `*.safetensors`,
+/// `tokenizer.json`) or a single llama.cpp `.gguf` file; both end as the same model type
+/// with weights under Hugging Face names.
+public enum ModelLoader {
+    /// Loads the model at `path`.
+    ///
+    /// - Parameters:
+    ///   - matrixType: storage of the frozen weight matrices (`f32`, or `bf16` for half
+    ///     the memory on the backend's bf16 kernels).
+    ///   - trainable: which weights get gradients (none: the base stays frozen).
+    public static func load(_ path: String, matrixType: DType = .f32,
+                            trainable: (String) -> Bool = { _ in false }) throws -> LoadedModel {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ModelError.invalidConfiguration(field: "path", reason: "does not exist", source: path)
+        }
+        if isDirectory.boolValue {
+            return try loadDirectory(URL(fileURLWithPath: path), matrixType: matrixType, trainable: trainable)
+        }
+        if path.hasSuffix(".gguf") {
+            return try loadGGUF(path, matrixType: matrixType, trainable: trainable)
+        }
+        throw ModelError.invalidConfiguration(field: "path", reason: "is neither a model directory nor a .gguf file",
+                                              source: path)
+    }
+
+    static func loadGGUF(_ path: String, matrixType: DType, trainable: (String) -> Bool) throws -> LoadedModel {
+        let file = try GGUFFile(url: URL(fileURLWithPath: path))
+        let configuration = try LlamaGGUF.configuration(file)
+        let weights = try LlamaGGUF.weights(file, configuration, matrixType: matrixType)
+        let model = try LlamaModel(configuration: configuration, weights: weights, source: path, trainable: trainable)
+        let tokenizer = try Tokenizer(gguf: tokenizerMetadata(file))
+        return LoadedModel(model: model, tokenizer: tokenizer, source: path)
+    }
+
+    static func loadDirectory(_ url: URL, matrixType: DType, trainable: (String) -> Bool) throws -> LoadedModel {
+        let configURL = url.appendingPathComponent("config.json")
+        guard let data = FileManager.default.contents(atPath: configURL.path) else {
+            throw ModelError.invalidConfiguration(field: "config.json", reason: "is missing", source: url.path)
+        }
+        let header = try JSONDecoder().decode(ArchitectureHeader.self, from: data)
+        let checkpoint = try SafetensorsCheckpoint(directory: url)
+        let tokenizer = try Tokenizer(directory: url)
+        switch header.modelType ?? "llama" {
+        case "llama", "mistral", "qwen2":
+            let configuration: LlamaConfiguration
+            do {
+                configuration = try JSONDecoder().decode(LlamaConfiguration.self, from: data)
+            } catch {
+                throw ModelError.invalidConfiguration(field: "config.json", reason: "\(error)", source: configURL.path)
+            }
+            var weights: [String: Tensor] = [:]
+            for name in checkpoint.tensorNames {
+                var t = try checkpoint.tensor(name)
+                if t.rank == 2 && matrixType != .f32 { t = t.converted(to: matrixType) }
+                weights[name] = t
+            }
+            let model = try LlamaModel(configuration: configuration, weights: weights, source: url.path,
+                                       trainable: trainable)
+            return LoadedModel(model: model, tokenizer: tokenizer, source: url.path)
+        case let other:
+            throw ModelError.unsupportedArchitecture(other, source: configURL.path)
+        }
+    }
+
+    /// The `tokenizer.ggml.*` keys as plain values.
+    static func tokenizerMetadata(_ file: GGUFFile) throws -> GGUFTokenizerMetadata {
+        let m = file.metadata
+        guard let model = m["tokenizer.ggml.model"]?.string, let tokens = m["tokenizer.ggml.tokens"]?.strings else {
+            throw ModelError.invalidConfiguration(field: "tokenizer.ggml.tokens", reason: "is missing",
+                                                  source: file.path)
+        }
+        func id(_ key: String) -> Int32? { m[key]?.int.map(Int32.init) }
+        return GGUFTokenizerMetadata(
+            model: model,
+            pre: m["tokenizer.ggml.pre"]?.string,
+            tokens: tokens,
+            tokenTypes: m["tokenizer.ggml.token_type"]?.ints?.map(Int32.init),
+            merges: m["tokenizer.ggml.merges"]?.strings,
+            scores: m["tokenizer.ggml.scores"]?.floats,
+            bosTokenId: id("tokenizer.ggml.bos_token_id"),
+            eosTokenId: id("tokenizer.ggml.eos_token_id"),
+            padTokenId: id("tokenizer.ggml.padding_token_id"),
+            unknownTokenId: id("tokenizer.ggml.unknown_token_id"),
+            addBosToken: m["tokenizer.ggml.add_bos_token"]?.bool ?? false,
+            addEosToken: m["tokenizer.ggml.add_eos_token"]?.bool ?? false,
+            addSpacePrefix: m["tokenizer.ggml.add_space_prefix"]?.bool ?? true,
+            chatTemplate: m["tokenizer.chat_template"]?.string)
+    }
+}
+
+/// The fields of `config.json` that pick an architecture.
+private struct ArchitectureHeader: Decodable {
+    let modelType: String?
+    enum CodingKeys: String, CodingKey { case modelType = "model_type" }
+}
