@@ -7,6 +7,8 @@ import PackageDescription
 //   TrimtabIO         checkpoint formats (safetensors, GGUF)
 //   TrimtabText       tokenizers and chat formats (Foundation only)
 //   TrimtabModels     the LanguageModel protocol and its hooks, architectures, loading, generation
+//   TrimtabPEFT       the tuners (one folder per method) and PEFT adapter files
+//   TrimtabTrain      datasets, the trainer (checkpoints, resume), evaluation, run reports
 //   trimtab           the command-line tool
 let package = Package(
     name: "Trimtab",
@@ -15,10 +17,13 @@ let package = Package(
         .library(name: "TrimtabIO", targets: ["TrimtabIO"]),
         .library(name: "TrimtabText", targets: ["TrimtabText"]),
         .library(name: "TrimtabModels", targets: ["TrimtabModels"]),
+        .library(name: "TrimtabPEFT", targets: ["TrimtabPEFT"]),
+        .library(name: "TrimtabTrain", targets: ["TrimtabTrain"]),
         .executable(name: "trimtab", targets: ["trimtab"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
     ],
     targets: [
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
@@ -30,11 +35,14 @@ let package = Package(
         .target(name: "TrimtabIO", dependencies: ["TrimtabTensor"]),
         .target(name: "TrimtabText"),
         .target(name: "TrimtabModels", dependencies: ["TrimtabTensor", "TrimtabIO", "TrimtabText"]),
+        .target(name: "TrimtabPEFT", dependencies: ["TrimtabModels"]),
+        .target(name: "TrimtabTrain", dependencies: ["TrimtabPEFT", "TrimtabModels", "TrimtabText"]),
         .executableTarget(
             name: "trimtab",
             dependencies: [
-                "TrimtabTensor", "TrimtabIO", "TrimtabText", "TrimtabModels",
+                "TrimtabTensor", "TrimtabIO", "TrimtabText", "TrimtabModels", "TrimtabPEFT", "TrimtabTrain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .testTarget(
@@ -55,6 +63,16 @@ let package = Package(
         .testTarget(
             name: "TrimtabModelsTests",
             dependencies: ["TrimtabModels"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "TrimtabPEFTTests",
+            dependencies: ["TrimtabPEFT"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "TrimtabTrainTests",
+            dependencies: ["TrimtabTrain"],
             resources: [.copy("Fixtures")]
         ),
     ],
