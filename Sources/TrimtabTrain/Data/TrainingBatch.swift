@@ -1,0 +1,48 @@
+import TrimtabModels
+
+/// Encoded examples padded into one ``TokenBatch``, with the targets the loss scores.
+///
+/// Padding never carries loss: targets are listed explicitly, and only positions whose
+/// token has `lossMask == 1` appear.
+public struct TrainingBatch: Sendable {
+    /// The right-padded ids and their mask.
+    public let tokens: TokenBatch
+    /// For each target, in row-major order: its row.
+    public let targetRows: [Int]
+    /// For each target: its position among the row's real tokens (≥ 1; the output at
+    /// position − 1 predicts it).
+    public let targetPositions: [Int]
+    /// For each target: the token id.
+    public let targets: [Int32]
+
+    /// Pads `examples` with `padId` (its value never matters: padding is masked out of
+    /// attention and never a target).
+    public init(_ examples: [EncodedExample], padId: Int32 = 0) {
+        tokens = TokenBatch(rows: examples.map(\.ids), padId: padId)
+        var rows: [Int] = [], positions: [Int] = [], targets: [Int32] = []
+        for (b, e) in examples.enumerated() {
+            for t in 1..<max(1, e.count) where e.lossMask[t] != 0 {
+                rows.append(b)
+                positions.append(t)
+                targets.append(e.ids[t])
+            }
+        }
+        targetRows = rows
+        targetPositions = positions
+        self.targets = targets
+    }
+
+    /// Number of rows.
+    public var batchSize: Int { tokens.batchSize }
+    /// Number of target tokens.
+    public var targetCount: Int { targets.count }
+    /// Number of real (unpadded) tokens.
+    public var tokenCount: Int { tokens.mask.reduce(0) { $0 + Int($1) } }
+
+    /// Row indices into the flattened hidden states `[B · (V + T), C]` of the outputs
+    /// that predict each target, when `virtualCount` virtual tokens precede every row.
+    public func sourceRows(virtualCount: Int) -> [Int32] {
+        let width = virtualCount + tokens.length
+        return zip(targetRows, targetPositions).map { Int32($0 * width + virtualCount + $1 - 1) }
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import XCTest
+import TrimtabModels
+import TrimtabPEFT
+import TrimtabTensor
+import TrimtabText
+@testable import TrimtabTrain
+
+/// A tiny tokenizer and model for fast tests.
+enum TinySetup {
+    /// The byte-level BPE of `Fixtures/tiny_tokenizer.json` (384 tokens, ChatML specials),
+    /// with EOS `<|endoftext|>` and the ChatML chat format.
+    static func tokenizer() throws -> Tokenizer {
+        let url = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures/tiny_tokenizer", withExtension: "json"))
+        var t = try Tokenizer(contentsOf: url)
+        t.eosId = t.tokenToId("<|endoftext|>")
+        t.chatTemplate = .chatML
+        return t
+    }
+
+    static let configuration = LlamaConfiguration(
+        vocabularySize: 384, hiddenSize: 32, intermediateSize: 64, layerCount: 2, headCount: 4, kvHeadCount: 2,
+        rmsNormEps: 1e-5, ropeTheta: 10_000, maxPositions: 512, tieWordEmbeddings: false)
+
+    /// A random Llama over the tiny vocabulary. The output head is scaled up (std 1 instead
+    /// of 0.02) so logits span a useful range: with transformers' initialisation every
+    /// distribution is near uniform and no adapter can lower the loss much.
+    static func model(seed: UInt64 = 7) throws -> LlamaModel {
+        var weights = LlamaModel.randomWeights(configuration, seed: seed)
+        let head = weights["lm_head.weight"]!
+        for i in 0..<head.count { head.floats[i] *= 50 }
+        weights["lm_head.weight"] = head
+        return try LlamaModel(configuration: configuration, weights: weights, source: "tiny")
+    }
+
+    /// A fresh temporary directory.
+    static func temporaryDirectory(_ name: String = #function) throws -> URL {
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("trimtab-train-tests-\(getpid())")
+            .appendingPathComponent(name.filter { $0.isLetter || $0.isNumber })
+        try? FileManager.default.removeItem(at: url)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// A small sentiment set the tiny model can learn: the review's words decide the label.
+    static func sentimentExamples(count: Int, seed: UInt64 = 1) -> [Example] {
+        var rng = SplitMix64(seed: seed)
+        let good = ["great", "good", "wonderful", "loved it"], bad = ["bad", "awful", "boring", "hated it"]
+        let fillers = ["a movie", "the story", "acting", "far too long", "the dog"]
+        return (0..<count).map { _ in
+            let positive = rng.next() % 2 == 0
+            let words = positive ? good : bad
+            var text = words[Int(rng.next() % UInt64(words.count))]
+            for _ in 0..<Int(rng.next() % 3) { text += ", " + fillers[Int(rng.next() % UInt64(fillers.count))] }
+            return .classification(text: text, label: positive ? "positive" : "negative")
+        }
+    }
+}
+
+/// A test-only soft prompt: `P` trainable rows put before the input embeddings.
+final class SoftPrompt: Adapter {
+    let prompt: Variable
+    var isTraining = false
+    var peftType: String { "PROMPT_TUNING" }
+    var trainableParameters: [String: Variable] { ["prompt_embeddings": prompt] }
+
+    init(virtualTokens: Int, hiddenSize: Int, seed: UInt64 = 3) {
+        var rng = SplitMix64(seed: seed)
+        let t = Tensor(zeros: [1, virtualTokens, hiddenSize])
+        for i in 0..<t.count { t.floats[i] = rng.nextNormal() * 0.5 }
+        prompt = Variable(t, requiresGrad: true, name: "prompt_embeddings")
+    }
+
+    func inputEmbeddings(_ embeddings: Variable, batch: TokenBatch, tape: Tape) -> InputEmbeddings {
+        InputEmbeddings(embeddings: tape.concatSequence([prompt, embeddings]), virtualCount: prompt.shape[1])
+    }
+
+    func exportedTensors() -> [String: Tensor] {
+        ["prompt_embeddings": prompt.value.reshaped([prompt.shape[1], prompt.shape[2]])]
+    }
+
+    func encodedConfiguration() throws -> Data {
+        Data("{\"peft_type\": \"PROMPT_TUNING\", \"num_virtual_tokens\": \(prompt.shape[1])}".utf8)
+    }
+}
+
+/// Asserts two arrays agree within `atol + rtol·|expected|`, reporting the largest difference.
+func assertClose(_ actual: [Float], _ expected: [Float], atol: Float = 1e-5, rtol: Float = 1e-4,
+                 _ message: String = "", file: StaticString = #filePath, line: UInt = #line) {
+    guard actual.count == expected.count else {
+        XCTFail("\(message): \(actual.count) values, expected \(expected.count)", file: file, line: line)
+        return
+    }
+    var worst: Float = 0, worstIndex = -1, failures = 0
+    for i in actual.indices {
+        let diff = abs(actual[i] - expected[i])
+        if !(diff <= atol + rtol * abs(expected[i])) { failures += 1 }
+        if diff > worst || diff.isNaN { worst = diff; worstIndex = i }
+    }
+    if failures > 0 {
+        XCTFail("\(message): \(failures)/\(actual.count) values differ; max |diff| \(worst) at \(worstIndex) "
+                + "(got \(actual[worstIndex]), expected \(expected[worstIndex]))", file: file, line: line)
+    }
+}
+
+/// Asserts `body` throws a ``DatasetError`` whose description contains every fragment.
+func assertDatasetError<T>(_ body: @autoclosure () throws -> T, _ expected: DatasetError? = nil, contains fragments: [String] = [],
+                           file: StaticString = #filePath, line: UInt = #line) {
+    do {
+        _ = try body()
+        XCTFail("no error thrown", file: file, line: line)
+    } catch let error as DatasetError {
+        if let expected { XCTAssertEqual(error, expected, file: file, line: line) }
+        for f in fragments {
+            XCTAssertTrue(error.description.contains(f), "\"\(error.description)\" lacks \"\(f)\"", file: file, line: line)
+        }
+    } catch {
+        XCTFail("unexpected error \(error)", file: file, line: line)
+    }
+}
