@@ -5,5 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/fetch-assets.sh >/dev/null
+# oneDNN's OpenMP threads must not spin while the test process needs the cores (see
+# Sources/trimtab/OpenMPEnvironment.swift).
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 swift build -c release --build-tests -Xswiftc -enable-testing
 swift test -c release --skip-build -Xswiftc -enable-testing "$@"
