@@ -4,6 +4,7 @@
 # debug on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/install-deps.sh
 scripts/fetch-assets.sh >/dev/null
 # oneDNN's OpenMP threads must not spin while the test process needs the cores (see
 # Sources/trimtab/OpenMPEnvironment.swift).
