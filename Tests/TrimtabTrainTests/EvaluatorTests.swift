@@ -84,7 +84,7 @@ final class EvaluatorTests: XCTestCase {
         let result = try Evaluator(model: model, encoder: encoder, hooks: nil, batchSize: 2).evaluate(data)
         XCTAssertEqual(result.tokens, count)
         XCTAssertEqual(result.loss, nll / Double(count), accuracy: 1e-5)
-        XCTAssertEqual(result.perplexity, exp(nll / Double(count)), accuracy: 1e-3)
+        XCTAssertEqual(result.perplexity, exp(nll / Double(count)), accuracy: 1e-5 * exp(nll / Double(count)))
         XCTAssertNil(result.accuracy)
         XCTAssertEqual(result.primaryMetric.name, "loss")
     }
@@ -96,8 +96,13 @@ final class EvaluatorTests: XCTestCase {
         var tok = try TinySetup.tokenizer()
         tok.eosId = nil  // generation then runs exactly as many tokens as the completion has
         let encoder = try ExampleEncoder(tokenizer: tok, task: TaskFormat(kind: .promptCompletion), maxSequenceLength: 64)
+        // Random weights generate arbitrary tokens; keep prompts whose greedy continuation
+        // starts with k ≥ 1 tokens that decode and re-encode to themselves (so the reference
+        // completion has as many tokens as generation will produce).
         var examples: [Example] = []
-        for prompt in ["What is two plus two?", "hello how are you", "The quick brown fox"] {
+        let prompts = ["What is two plus two?", "hello how are you", "The quick brown fox", "Review: a great movie",
+                       "I am fine", "the lazy dog", "good bad great awful", "thank you", "user assistant", "blue sky"]
+        for prompt in prompts where examples.count < 2 {
             var ids = encoder.promptIds(prompt)
             let start = ids.count
             for _ in 0..<4 {
@@ -105,12 +110,15 @@ final class EvaluatorTests: XCTestCase {
                 let last = rows[v + ids.count - 1]
                 ids.append(Int32(last.indices.max { last[$0] < last[$1] }!))
             }
-            let continuation = Array(ids[start...])
-            let text = tok.decode(continuation)
-            XCTAssertEqual(tok.encode(text, addSpecialTokens: false), continuation, "the continuation re-encodes to itself")
-            examples.append(.promptCompletion(prompt: prompt, completion: text))
+            guard let k = (1...4).last(where: { k in
+                let piece = Array(ids[start..<(start + k)])
+                return !piece.contains { tok.specialTokenIds.contains($0) }
+                    && tok.encode(tok.decode(piece), addSpecialTokens: false) == piece
+            }) else { continue }
+            examples.append(.promptCompletion(prompt: prompt, completion: tok.decode(Array(ids[start..<(start + k)]))))
         }
-        examples[2] = .promptCompletion(prompt: "The quick brown fox", completion: "something else")
+        XCTAssertEqual(examples.count, 2, "prompts with a usable greedy continuation")
+        examples.append(.promptCompletion(prompt: "The quick brown fox", completion: "something else"))
         var evaluator = Evaluator(model: model, encoder: encoder, hooks: adapter)
         evaluator.generationSlack = 0
         let result = try evaluator.evaluate(try JSONLDataset(examples: examples), exactMatch: true)

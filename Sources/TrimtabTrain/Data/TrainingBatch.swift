@@ -16,9 +16,23 @@ public struct TrainingBatch: Sendable {
     public let targets: [Int32]
 
     /// Pads `examples` with `padId` (its value never matters: padding is masked out of
-    /// attention and never a target).
-    public init(_ examples: [EncodedExample], padId: Int32 = 0) {
-        tokens = TokenBatch(rows: examples.map(\.ids), padId: padId)
+    /// attention and never a target) to the longest row, rounded up to a multiple of
+    /// `lengthMultiple` so that batches share a few matrix shapes (the GEMM backend
+    /// prepares a kernel per shape).
+    public init(_ examples: [EncodedExample], padId: Int32 = 0, lengthMultiple: Int = 1) {
+        precondition(lengthMultiple >= 1, "length multiple \(lengthMultiple)")
+        let longest = examples.map(\.count).max() ?? 0
+        let length = (longest + lengthMultiple - 1) / lengthMultiple * lengthMultiple
+        var ids: [Int32] = [], mask: [UInt8] = []
+        ids.reserveCapacity(examples.count * length)
+        mask.reserveCapacity(examples.count * length)
+        for e in examples {
+            ids += e.ids
+            ids += [Int32](repeating: padId, count: length - e.count)
+            mask += [UInt8](repeating: 1, count: e.count)
+            mask += [UInt8](repeating: 0, count: length - e.count)
+        }
+        tokens = TokenBatch(batchSize: examples.count, length: length, ids: ids, mask: mask)
         var rows: [Int] = [], positions: [Int] = [], targets: [Int32] = []
         for (b, e) in examples.enumerated() {
             for t in 1..<max(1, e.count) where e.lossMask[t] != 0 {

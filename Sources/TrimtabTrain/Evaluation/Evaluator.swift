@@ -71,7 +71,7 @@ public struct Evaluator {
     public func logProbabilities(_ examples: [EncodedExample]) -> [[Float]] {
         var out = [[Float]](repeating: [], count: examples.count)
         for indices in LengthGroupedSampler.evaluationBatches(lengths: examples.map(\.count), batchSize: batchSize) {
-            let batch = TrainingBatch(indices.map { examples[$0] })
+            let batch = TrainingBatch(indices.map { examples[$0] }, lengthMultiple: 4)
             let scores = LanguageModelLoss.targetLogProbabilities(model: model, batch: batch, hooks: hooks)
             var at = 0
             for (row, index) in indices.enumerated() {
@@ -132,7 +132,7 @@ public struct Evaluator {
                     var mask = [UInt8](repeating: 0, count: ids.count + 1)
                     mask[ids.count] = 1
                     return EncodedExample(ids: ids + [words[0][0]], lossMask: mask)
-                })
+                }, lengthMultiple: 4)
                 let tape = Tape(recording: false)
                 let hidden = LanguageModelLoss.targetHiddenStates(model: model, batch: batch, hooks: hooks, tape: tape)
                 let logits = model.logits(hidden, tape: tape).value

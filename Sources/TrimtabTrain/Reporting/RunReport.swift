@@ -94,13 +94,15 @@ public enum RunReport {
         """
     }
 
-    /// An exponential moving average (the window grows with the number of points).
+    /// A centred moving average over about 1/25 of the points (at least 5), so the
+    /// smoothed curve does not lag the raw one.
     static func smoothed(_ points: [(x: Double, y: Double)]) -> [(x: Double, y: Double)] {
-        let alpha = min(0.5, 10 / Double(points.count))
-        var ema = points.first?.y ?? 0
-        return points.map { p in
-            ema += alpha * (p.y - ema)
-            return (p.x, ema)
+        let half = max(2, points.count / 50)
+        var prefix = [0.0]
+        for p in points { prefix.append(prefix.last! + p.y) }
+        return points.indices.map { i in
+            let lo = max(0, i - half), hi = min(points.count, i + half + 1)
+            return (points[i].x, (prefix[hi] - prefix[lo]) / Double(hi - lo))
         }
     }
 

@@ -170,7 +170,8 @@ public final class Trainer {
                     state.batchInEpoch = 0
                     epochBatches = sampler.batches(epoch: state.epoch)
                 }
-                micro.append(TrainingBatch(epochBatches[state.batchInEpoch].map { examples[$0] }, padId: padId))
+                micro.append(TrainingBatch(epochBatches[state.batchInEpoch].map { examples[$0] }, padId: padId,
+                                           lengthMultiple: 4))
                 state.batchInEpoch += 1
             }
             let targets = micro.reduce(0) { $0 + $1.targetCount }

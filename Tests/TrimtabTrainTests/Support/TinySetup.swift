@@ -22,14 +22,16 @@ enum TinySetup {
         vocabularySize: 384, hiddenSize: 32, intermediateSize: 64, layerCount: 2, headCount: 4, kvHeadCount: 2,
         rmsNormEps: 1e-5, ropeTheta: 10_000, maxPositions: 512, tieWordEmbeddings: false)
 
-    /// A random Llama over the tiny vocabulary. The output head is scaled up (std 1 instead
-    /// of 0.02) so logits span a useful range: with transformers' initialisation every
-    /// distribution is near uniform and no adapter can lower the loss much.
+    /// A random Llama over the tiny vocabulary. The output head (std 1 instead of 0.02) and
+    /// the attention's value and output projections (std 0.2) are scaled up: with
+    /// transformers' initialisation every distribution is near uniform and what attention
+    /// adds to the residual stream is tiny, so no adapter could lower the loss much.
     static func model(seed: UInt64 = 7) throws -> LlamaModel {
-        var weights = LlamaModel.randomWeights(configuration, seed: seed)
-        let head = weights["lm_head.weight"]!
-        for i in 0..<head.count { head.floats[i] *= 50 }
-        weights["lm_head.weight"] = head
+        let weights = LlamaModel.randomWeights(configuration, seed: seed)
+        for (name, tensor) in weights {
+            let scale: Float = name == "lm_head.weight" ? 50 : name.hasSuffix("v_proj.weight") || name.hasSuffix("o_proj.weight") ? 10 : 1
+            for i in 0..<tensor.count { tensor.floats[i] *= scale }
+        }
         return try LlamaModel(configuration: configuration, weights: weights, source: "tiny")
     }
 
