@@ -5,6 +5,6 @@ struct Trimtab: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trimtab",
         abstract: "Parameter-efficient fine-tuning of frozen language models on the CPU.",
-        subcommands: [InspectCommand.self]
+        subcommands: [InspectCommand.self, EmbedCommand.self]
     )
 }
