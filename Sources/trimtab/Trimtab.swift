@@ -1,10 +1,17 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct Trimtab: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trimtab",
         abstract: "Parameter-efficient fine-tuning of frozen language models on the CPU.",
-        subcommands: [InspectCommand.self]
+        subcommands: [DemoCommand.self, GenerateCommand.self, TokenizeCommand.self, EmbedCommand.self,
+                      InspectCommand.self, BenchCommand.self]
     )
+
+    static func main() {
+        OpenMPEnvironment.preferPassiveWaiting()
+        main(nil)
+    }
 }

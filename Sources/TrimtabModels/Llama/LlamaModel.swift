@@ -47,13 +47,17 @@ public final class LlamaModel: LanguageModel {
         let hidden = c.hiddenSize, qWidth = c.headCount * c.headDim, kvWidth = c.kvHeadCount * c.headDim
         var params: [String: Variable] = [:]
         func frozen(_ name: String, _ shape: [Int]) throws -> Variable {
-            let v = Variable(try table.take(name, shape), requiresGrad: trainable(name), name: name)
+            let train = trainable(name)
+            let t = try table.take(name, shape)
+            // A trainable weight is updated in place: never into a (read-only) file mapping.
+            let v = Variable(train ? t.copy() : t, requiresGrad: train, name: name)
             params[name] = v
             return v
         }
         func optionalFrozen(_ name: String, _ shape: [Int]) throws -> Variable? {
             guard let t = try table.optional(name, shape) else { return nil }
-            let v = Variable(t, requiresGrad: trainable(name), name: name)
+            let train = trainable(name)
+            let v = Variable(train ? t.copy() : t, requiresGrad: train, name: name)
             params[name] = v
             return v
         }

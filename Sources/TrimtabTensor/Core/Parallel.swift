@@ -1,13 +1,18 @@
 import Dispatch
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Row-parallel loops over the machine's cores.
 ///
-/// Threading policy: at any moment either one GEMM runs (oneDNN or OpenBLAS, on their own
-/// threads) or one of our kernels runs (on Dispatch's workers); they never overlap, so
-/// each gets every core in turn and nothing oversubscribes. Both sides use the same
-/// thread count, ``threadCount``, which defaults to the number of active processors and
-/// can be set with `TRIMTAB_THREADS`.
+/// Threading policy: oneDNN (Debian's build uses OpenMP) and our kernels share ONE pool of
+/// threads — libgomp's, which oneDNN has already loaded — so at any moment either a GEMM
+/// or one of our kernels runs, each on all ``threadCount`` threads, and no second pool
+/// ever competes for the cores. (A separate Dispatch pool next to OpenMP's spinning
+/// workers made prefill 10× slower on 2 cores.) Where libgomp is absent, kernels fall
+/// back to Dispatch. The thread count defaults to the number of active processors and
+/// can be set with `TRIMTAB_THREADS` (OpenBLAS, the fallback GEMM, is set to the same).
 public enum Parallel {
     /// How many threads kernels (and the GEMM backend) use.
     public static let threadCount: Int = {
@@ -28,10 +33,13 @@ public enum Parallel {
             return
         }
         withoutActuallyEscaping(body) { body in
-            DispatchQueue.concurrentPerform(iterations: chunks) { index in
-                let lower = count * index / chunks
-                let upper = count * (index + 1) / chunks
-                body(lower..<upper)
+            let run: (Int) -> Void = { index in
+                body(count * index / chunks ..< count * (index + 1) / chunks)
+            }
+            if let pool = OpenMPPool.shared {
+                pool.run(chunks, run)
+            } else {
+                DispatchQueue.concurrentPerform(iterations: chunks, execute: run)
             }
         }
     }
@@ -43,6 +51,67 @@ public enum Parallel {
         let grain = max(1, 16_384 / max(costPerRow, 1))
         forChunks(rows, grain: grain) { range in
             for row in range { body(row) }
+        }
+    }
+
+    /// Whether kernels run on libgomp's pool (shared with oneDNN) or on Dispatch.
+    public static var runtimeName: String { OpenMPPool.shared == nil ? "dispatch" : "openmp (libgomp)" }
+}
+
+/// libgomp's thread pool, reached through its stable ABI entry `GOMP_parallel` (found with
+/// `dlsym` in the already loaded library, so nothing extra is linked).
+final class OpenMPPool: @unchecked Sendable {
+    typealias Outlined = @convention(c) (UnsafeMutableRawPointer?) -> Void
+    typealias GOMPParallel = @convention(c) (Outlined, UnsafeMutableRawPointer?, UInt32, UInt32) -> Void
+    typealias ThreadQuery = @convention(c) () -> Int32
+
+    private let parallel: GOMPParallel
+    private let threadNumber: ThreadQuery
+    private let threadTotal: ThreadQuery
+
+    /// The pool, or nil when libgomp is not loaded (or `TRIMTAB_PARALLEL=dispatch`).
+    static let shared: OpenMPPool? = {
+        if ProcessInfo.processInfo.environment["TRIMTAB_PARALLEL"] == "dispatch" { return nil }
+        // Make sure oneDNN (and with it libgomp) is loaded before looking.
+        _ = GEMM.backend
+        guard let handle = dlopen(nil, RTLD_NOW),
+              let p = dlsym(handle, "GOMP_parallel"),
+              let n = dlsym(handle, "omp_get_thread_num"),
+              let t = dlsym(handle, "omp_get_num_threads") else { return nil }
+        return OpenMPPool(parallel: unsafeBitCast(p, to: GOMPParallel.self),
+                          threadNumber: unsafeBitCast(n, to: ThreadQuery.self),
+                          threadTotal: unsafeBitCast(t, to: ThreadQuery.self))
+    }()
+
+    private init(parallel: GOMPParallel, threadNumber: @escaping ThreadQuery, threadTotal: @escaping ThreadQuery) {
+        self.parallel = parallel
+        self.threadNumber = threadNumber
+        self.threadTotal = threadTotal
+    }
+
+    private struct Job {
+        let chunks: Int
+        let body: (Int) -> Void
+        let threadNumber: ThreadQuery
+        let threadTotal: ThreadQuery
+    }
+
+    /// Runs `body(i)` for `i` in `0..<chunks` on the pool's threads (chunk i on thread
+    /// i mod n) and returns when all are done.
+    func run(_ chunks: Int, _ body: (Int) -> Void) {
+        withoutActuallyEscaping(body) { body in
+            var job = Job(chunks: chunks, body: body, threadNumber: threadNumber, threadTotal: threadTotal)
+            withUnsafeMutablePointer(to: &job) { pointer in
+                parallel({ raw in
+                    let job = raw!.assumingMemoryBound(to: Job.self).pointee
+                    let me = Int(job.threadNumber()), all = Int(job.threadTotal())
+                    var i = me
+                    while i < job.chunks {
+                        job.body(i)
+                        i += all
+                    }
+                }, UnsafeMutableRawPointer(pointer), UInt32(min(chunks, Parallel.threadCount)), 0)
+            }
         }
     }
 }
