@@ -1,3 +1,4 @@
+import TrimtabTestSupport
 import XCTest
 import TrimtabModels
 import TrimtabTensor
