@@ -154,49 +154,16 @@ public final class GPT2Model: LanguageModel {
                              cache: KVCache?) -> (hidden: Variable, virtualCount: Int) {
         let c = configuration
         let b = batch.batchSize, hidden = c.hiddenSize
-        var x = tape.embedding(tokenEmbeddings, ids: batch.ids, shape: [b, batch.length])
-        var virtualCount = 0
-        var virtualMask: [UInt8] = []
-        if let hooks, (cache?.length ?? 0) == 0 {
-            let edited = hooks.inputEmbeddings(x, batch: batch, tape: tape)
-            x = edited.embeddings
-            virtualCount = edited.virtualCount
-            virtualMask = edited.virtualMask ?? [UInt8](repeating: 1, count: b * virtualCount)
-        }
-        let t = virtualCount + batch.length
-        // Token mask over [virtual | real] positions.
-        var tokenMask = [UInt8](repeating: 0, count: b * t)
-        for row in 0..<b {
-            for j in 0..<virtualCount { tokenMask[row * t + j] = virtualMask[row * virtualCount + j] }
-            for j in 0..<batch.length { tokenMask[row * t + virtualCount + j] = batch.mask[row * batch.length + j] }
-        }
-        let prefixes = (0..<c.layerCount).map { hooks?.attentionPrefix(layer: $0, batchSize: b, tape: tape) }
-        // Learned positions, as transformers counts them: from 0 over virtual and real
-        // tokens, after the cached ones and after prefix rows (which act as a cache).
-        // Padding takes the position the next real token would have.
-        var positions = [Int32](repeating: 0, count: b * t)
-        for row in 0..<b {
-            var next: Int32 = cache?.nextPosition[row] ?? 0
-            if let prefix = prefixes[0] {
-                let p = prefix.key.shape[1]
-                if let mask = prefix.mask {
-                    next += Int32(mask[(row * p)..<(row * p + p)].reduce(0) { $0 + Int($1) })
-                } else {
-                    next += Int32(p)
-                }
-            }
-            for j in 0..<t {
-                positions[row * t + j] = next
-                if tokenMask[row * t + j] != 0 { next += 1 }
-            }
-        }
+        let layout = SequenceLayout(
+            batch: batch, tokenEmbeddings: tape.embedding(tokenEmbeddings, ids: batch.ids, shape: [b, batch.length]),
+            layerCount: c.layerCount, tape: tape, hooks: hooks, cache: cache)
+        var x = layout.embeddings
+        let t = layout.length, positions = layout.positions
         precondition(positions.allSatisfy { Int($0) < c.maxPositions },
                      "GPT-2 reads at most \(c.maxPositions) positions (n_positions); this batch needs "
                         + "\((positions.max() ?? 0) + 1)")
         x = tape.add(x, tape.embedding(positionEmbeddings, ids: positions, shape: [b, t]))
 
-        let keyMask = cache?.keyMask(appending: tokenMask, count: t) ?? tokenMask
-        let allValid = !keyMask.contains(0)
         // The fused projection's rows [b·t·3, C] hold query, key, value of each token in turn.
         let tokens = b * t
         let splitIds = (0..<3).map { part in (0..<tokens).map { Int32($0 * 3 + part) } }
@@ -218,15 +185,8 @@ public final class GPT2Model: LanguageModel {
                 k = Variable(full.key)
                 v = Variable(full.value)
             }
-            var options = AttentionOptions()
-            options.causal = true
-            options.keyMask = allValid ? nil : keyMask
+            var options = layout.attentionOptions(layer: i)
             options.scale = c.scaleAttentionByInverseLayerIndex ? scale / Float(i + 1) : scale
-            if let prefix = prefixes[i] {
-                options.prefixKey = prefix.key
-                options.prefixValue = prefix.value
-                options.prefixMask = prefix.mask
-            }
             let attended = tape.attention(query: q, key: k, value: v, options: options)
             var a = project(tape.reshape(attended, [b, t, hidden]), block.attentionOut, block.attentionOutBias,
                             block.attentionOutSite, hooks, tape)
@@ -241,8 +201,8 @@ public final class GPT2Model: LanguageModel {
             if let hooks { f = hooks.blockOutput(BlockSite(layer: i, part: .feedForward), f, tape: tape) }
             x = tape.add(x, f)
         }
-        cache?.commit(mask: tokenMask, count: t)
-        return (tape.layerNorm(x, weight: finalNormWeight, bias: finalNormBias, eps: c.layerNormEps), virtualCount)
+        cache?.commit(mask: layout.tokenMask, count: t)
+        return (tape.layerNorm(x, weight: finalNormWeight, bias: finalNormBias, eps: c.layerNormEps), layout.virtualCount)
     }
 
     /// A linear layer with the hooks around it.
