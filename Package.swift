@@ -45,14 +45,21 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // Helpers every test target shares: assertClose, finite-difference gradient
+        // checks, fixture files, paths of the cached real checkpoints.
+        .target(
+            name: "TrimtabTestSupport",
+            dependencies: ["TrimtabTensor"],
+            path: "Tests/TrimtabTestSupport"
+        ),
         .testTarget(
             name: "TrimtabTensorTests",
-            dependencies: ["TrimtabTensor"],
+            dependencies: ["TrimtabTensor", "TrimtabTestSupport"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "TrimtabIOTests",
-            dependencies: ["TrimtabIO"],
+            dependencies: ["TrimtabIO", "TrimtabTestSupport"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
@@ -62,12 +69,12 @@ let package = Package(
         ),
         .testTarget(
             name: "TrimtabModelsTests",
-            dependencies: ["TrimtabModels"],
+            dependencies: ["TrimtabModels", "TrimtabTestSupport"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "TrimtabPEFTTests",
-            dependencies: ["TrimtabPEFT"],
+            dependencies: ["TrimtabPEFT", "TrimtabTestSupport"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(

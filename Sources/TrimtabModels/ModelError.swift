@@ -20,7 +20,7 @@ public enum ModelError: Error, CustomStringConvertible {
         case let .invalidConfiguration(field, reason, source):
             return "\(source): configuration field '\(field)' \(reason)"
         case let .unsupportedArchitecture(name, source):
-            return "\(source): architecture '\(name)' is not supported (supported: llama, mistral, qwen2, smollm2 (llama))"
+            return "\(source): architecture '\(name)' is not supported (supported: llama, mistral, qwen2, smollm2 (llama), gpt2)"
         }
     }
 }

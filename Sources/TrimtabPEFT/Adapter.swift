@@ -5,21 +5,28 @@ import TrimtabTensor
 /// A trained (or trainable) PEFT method attached to a base model.
 ///
 /// An adapter steers the model only through ``ModelHooks``; the trainer optimises its
-/// ``trainableParameters`` and saves it as a Hugging Face PEFT directory
-/// (`adapter_config.json` + `adapter_model.safetensors`), plus, in a checkpoint,
-/// the ``trainingState`` PEFT itself does not keep (a prompt encoder, for example).
+/// ``trainableParameters`` and saves it as a Hugging Face PEFT directory with
+/// ``AdapterFiles`` (`adapter_config.json` + `adapter_model.safetensors`). Where PEFT's
+/// file drops training state (P-tuning's encoder, a prefix projection), the trainer keeps
+/// ``trainableParameters`` in its own checkpoint and restores them by name.
+///
+/// Each method has three parts, as in PEFT: a configuration (the `adapter_config.json`
+/// keys, validated), a layer or encoder (its forward pass on the tape) and the adapter
+/// itself (the hooks it implements, i.e. where it attaches).
 public protocol Adapter: ModelHooks {
     /// PEFT's `peft_type` (`PROMPT_TUNING`, `P_TUNING`, `PREFIX_TUNING`, `LORA`, `IA3`, …).
     var peftType: String { get }
     /// The tensors the optimiser updates, by a stable name (the order of
-    /// `trainableParameters.keys.sorted()` is the optimiser's parameter order).
+    /// `trainableParameters.keys.sorted()` is the optimiser's parameter order). Prompt
+    /// methods use their PyTorch module's state-dict names (`embedding.weight`,
+    /// `mlp_head.0.weight`, `lstm_head.weight_ih_l0`, `transform.2.bias`).
     var trainableParameters: [String: Variable] { get }
     /// The tensors of `adapter_model.safetensors`, by their PEFT names
     /// (`prompt_embeddings`, `base_model.model.…lora_A.weight`), computed from the
     /// trainable parameters where the method reparameterises (P-tuning's encoder output).
     func exportedTensors() -> [String: Tensor]
-    /// The `adapter_config.json` contents (PEFT's keys; Trimtab's own extras, such as
-    /// the task template and label words, under keys PEFT ignores).
+    /// The `adapter_config.json` contents: PEFT's keys only (Trimtab's own extras go to
+    /// `trimtab_config.json`, see ``AdapterExtras``).
     func encodedConfiguration() throws -> Data
     /// Whether dropout and similar training-only behaviour is on.
     var isTraining: Bool { get set }

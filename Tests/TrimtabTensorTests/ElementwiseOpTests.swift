@@ -1,3 +1,4 @@
+import TrimtabTestSupport
 import XCTest
 @testable import TrimtabTensor
 

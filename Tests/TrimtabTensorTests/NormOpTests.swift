@@ -1,4 +1,5 @@
 import Foundation
+import TrimtabTestSupport
 import XCTest
 @testable import TrimtabTensor
 

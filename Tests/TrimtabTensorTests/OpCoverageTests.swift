@@ -1,3 +1,4 @@
+import TrimtabTestSupport
 import XCTest
 @testable import TrimtabTensor
 
@@ -69,6 +70,16 @@ final class OpCoverageTests: XCTestCase {
         case .swiglu:
             let g = v([6], 30), u = v([6], 31)
             checkGradients(label, inputs: [g, u]) { $0.swiglu(gate: g, up: u) }
+        case .relu:
+            let x = v([7], 35)
+            for i in 0..<7 where abs(x.value.floats[i]) < 0.05 { x.value.floats[i] = 0.5 }  // away from the kink
+            checkGradients(label, inputs: [x]) { $0.relu(x) }
+        case .tanh:
+            let x = v([7], 36)
+            checkGradients(label, inputs: [x]) { $0.tanh(x) }
+        case .sigmoid:
+            let x = v([7], 37)
+            checkGradients(label, inputs: [x]) { $0.sigmoid(x) }
         case .softmax:
             let x = v([3, 5], 32)
             checkGradients(label, inputs: [x]) { $0.softmax(x) }

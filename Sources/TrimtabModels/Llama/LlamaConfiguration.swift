@@ -82,7 +82,8 @@ public struct LlamaConfiguration: Codable, Sendable, Equatable {
             kvHeadCount: try c.decodeIfPresent(Int.self, forKey: .kvHeadCount),
             headDim: try c.decodeIfPresent(Int.self, forKey: .headDim),
             rmsNormEps: try c.decodeIfPresent(Float.self, forKey: .rmsNormEps) ?? 1e-6,
-            ropeTheta: try c.decodeIfPresent(Float.self, forKey: .ropeTheta) ?? 10_000,
+            ropeTheta: try c.decodeIfPresent(Float.self, forKey: .ropeTheta)
+                ?? Self.ropeParametersTheta(decoder) ?? 10_000,
             maxPositions: try c.decodeIfPresent(Int.self, forKey: .maxPositions) ?? 2048,
             tieWordEmbeddings: try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? false,
             attentionBias: try c.decodeIfPresent(Bool.self, forKey: .attentionBias) ?? false,
@@ -92,5 +93,17 @@ public struct LlamaConfiguration: Codable, Sendable, Equatable {
             throw DecodingError.dataCorruptedError(forKey: .kvHeadCount, in: c,
                                                    debugDescription: "num_attention_heads (\(headCount)) must be a multiple of num_key_value_heads (\(kvHeadCount))")
         }
+    }
+
+    /// `rope_parameters.rope_theta`, where transformers 5 writes the rotary base.
+    private static func ropeParametersTheta(_ decoder: Decoder) throws -> Float? {
+        let c = try decoder.container(keyedBy: RopeKeys.self)
+        guard let nested = try? c.nestedContainer(keyedBy: RopeKeys.self, forKey: .ropeParameters) else { return nil }
+        return try nested.decodeIfPresent(Float.self, forKey: .ropeTheta)
+    }
+
+    private enum RopeKeys: String, CodingKey {
+        case ropeParameters = "rope_parameters"
+        case ropeTheta = "rope_theta"
     }
 }

@@ -47,13 +47,17 @@ public final class LlamaModel: LanguageModel {
         let hidden = c.hiddenSize, qWidth = c.headCount * c.headDim, kvWidth = c.kvHeadCount * c.headDim
         var params: [String: Variable] = [:]
         func frozen(_ name: String, _ shape: [Int]) throws -> Variable {
-            let v = Variable(try table.take(name, shape), requiresGrad: trainable(name), name: name)
+            let train = trainable(name)
+            let t = try table.take(name, shape)
+            // A trainable weight is updated in place: never into a (read-only) file mapping.
+            let v = Variable(train ? t.copy() : t, requiresGrad: train, name: name)
             params[name] = v
             return v
         }
         func optionalFrozen(_ name: String, _ shape: [Int]) throws -> Variable? {
             guard let t = try table.optional(name, shape) else { return nil }
-            let v = Variable(t, requiresGrad: trainable(name), name: name)
+            let train = trainable(name)
+            let v = Variable(train ? t.copy() : t, requiresGrad: train, name: name)
             params[name] = v
             return v
         }
@@ -153,43 +157,11 @@ public final class LlamaModel: LanguageModel {
                              cache: KVCache?) -> (hidden: Variable, virtualCount: Int) {
         let c = configuration
         let b = batch.batchSize
-        var x = tape.embedding(embedTokens, ids: batch.ids, shape: [b, batch.length])
-        var virtualCount = 0
-        var virtualMask: [UInt8] = []
-        if let hooks, (cache?.length ?? 0) == 0 {
-            let edited = hooks.inputEmbeddings(x, batch: batch, tape: tape)
-            x = edited.embeddings
-            virtualCount = edited.virtualCount
-            virtualMask = edited.virtualMask ?? [UInt8](repeating: 1, count: b * virtualCount)
-        }
-        let t = virtualCount + batch.length
-        // Token mask over [virtual | real] positions.
-        var tokenMask = [UInt8](repeating: 0, count: b * t)
-        for row in 0..<b {
-            for j in 0..<virtualCount { tokenMask[row * t + j] = virtualMask[row * virtualCount + j] }
-            for j in 0..<batch.length { tokenMask[row * t + virtualCount + j] = batch.mask[row * batch.length + j] }
-        }
-        let prefixes = (0..<c.layerCount).map { hooks?.attentionPrefix(layer: $0, batchSize: b, tape: tape) }
-        // Rotary positions: real tokens count from the row's valid prefix rows, cached
-        // tokens and earlier tokens of this call (padding takes the position it would have).
-        var positions = [Int32](repeating: 0, count: b * t)
-        for row in 0..<b {
-            var next: Int32 = cache?.nextPosition[row] ?? 0
-            if let prefix = prefixes[0] {
-                let p = prefix.key.shape[1]
-                if let mask = prefix.mask {
-                    next += Int32(mask[(row * p)..<(row * p + p)].reduce(0) { $0 + Int($1) })
-                } else {
-                    next += Int32(p)
-                }
-            }
-            for j in 0..<t {
-                positions[row * t + j] = next
-                if tokenMask[row * t + j] != 0 { next += 1 }
-            }
-        }
-        let keyMask = cache?.keyMask(appending: tokenMask, count: t) ?? tokenMask
-        let allValid = !keyMask.contains(0)
+        let layout = SequenceLayout(
+            batch: batch, tokenEmbeddings: tape.embedding(embedTokens, ids: batch.ids, shape: [b, batch.length]),
+            layerCount: c.layerCount, tape: tape, hooks: hooks, cache: cache)
+        var x = layout.embeddings
+        let t = layout.length, positions = layout.positions
 
         for (i, block) in blocks.enumerated() {
             // Attention.
@@ -207,15 +179,7 @@ public final class LlamaModel: LanguageModel {
                 kr = Variable(full.key)
                 vr = Variable(full.value)
             }
-            var options = AttentionOptions()
-            options.causal = true
-            options.keyMask = allValid ? nil : keyMask
-            if let prefix = prefixes[i] {
-                options.prefixKey = prefix.key
-                options.prefixValue = prefix.value
-                options.prefixMask = prefix.mask
-            }
-            let attended = tape.attention(query: qr, key: kr, value: vr, options: options)
+            let attended = tape.attention(query: qr, key: kr, value: vr, options: layout.attentionOptions(layer: i))
             var a = project(tape.reshape(attended, [b, t, c.headCount * c.headDim]), block.o, nil,
                             block.sites["self_attn.o_proj"]!, hooks, tape)
             if let hooks { a = hooks.blockOutput(BlockSite(layer: i, part: .attention), a, tape: tape) }
@@ -229,8 +193,8 @@ public final class LlamaModel: LanguageModel {
             if let hooks { f = hooks.blockOutput(BlockSite(layer: i, part: .feedForward), f, tape: tape) }
             x = tape.add(x, f)
         }
-        cache?.commit(mask: tokenMask, count: t)
-        return (tape.rmsNorm(x, weight: finalNorm, eps: c.rmsNormEps), virtualCount)
+        cache?.commit(mask: layout.tokenMask, count: t)
+        return (tape.rmsNorm(x, weight: finalNorm, eps: c.rmsNormEps), layout.virtualCount)
     }
 
     /// A linear layer with the hooks around it.

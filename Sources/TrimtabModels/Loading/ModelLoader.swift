@@ -54,26 +54,38 @@ public enum ModelLoader {
         let header = try JSONDecoder().decode(ArchitectureHeader.self, from: data)
         let checkpoint = try SafetensorsCheckpoint(directory: url)
         let tokenizer = try Tokenizer(directory: url)
-        switch header.modelType ?? "llama" {
-        case "llama", "mistral", "qwen2":
-            let configuration: LlamaConfiguration
+        func decode<C: Decodable>(_ type: C.Type) throws -> C {
             do {
-                configuration = try JSONDecoder().decode(LlamaConfiguration.self, from: data)
+                return try JSONDecoder().decode(type, from: data)
             } catch {
                 throw ModelError.invalidConfiguration(field: "config.json", reason: "\(error)", source: configURL.path)
             }
+        }
+        func weights() throws -> [String: Tensor] {
             var weights: [String: Tensor] = [:]
             for name in checkpoint.tensorNames {
                 var t = try checkpoint.tensor(name)
-                if t.rank == 2 && matrixType != .f32 { t = t.converted(to: matrixType) }
+                if t.rank == 2 && matrixType != .f32 {
+                    t = t.converted(to: matrixType)
+                } else if trainable(name) {
+                    t = t.copy()  // the file is mapped read-only; an optimizer writes into trainable weights
+                }
                 weights[name] = t
             }
-            let model = try LlamaModel(configuration: configuration, weights: weights, source: url.path,
-                                       trainable: trainable)
-            return LoadedModel(model: model, tokenizer: tokenizer, source: url.path)
+            return weights
+        }
+        let model: LanguageModel
+        switch header.modelType ?? "llama" {
+        case "llama", "mistral", "qwen2":
+            model = try LlamaModel(configuration: try decode(LlamaConfiguration.self), weights: try weights(),
+                                   source: url.path, trainable: trainable)
+        case "gpt2":
+            model = try GPT2Model(configuration: try decode(GPT2Configuration.self), weights: try weights(),
+                                  source: url.path, trainable: trainable)
         case let other:
             throw ModelError.unsupportedArchitecture(other, source: configURL.path)
         }
+        return LoadedModel(model: model, tokenizer: tokenizer, source: url.path)
     }
 
     /// The `tokenizer.ggml.*` keys as plain values.

@@ -37,6 +37,12 @@ public enum OpKind: String, CaseIterable, Sendable {
     case gelu
     /// `silu(gate) · up` over the two halves of the FFN.
     case swiglu
+    /// `max(x, 0)`.
+    case relu
+    /// The hyperbolic tangent.
+    case tanh
+    /// The logistic function `1 / (1 + e⁻ˣ)`.
+    case sigmoid
     /// Softmax over the last axis.
     case softmax
     /// Softmax cross-entropy against target ids, mean over counted positions.

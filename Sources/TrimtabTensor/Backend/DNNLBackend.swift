@@ -113,20 +113,13 @@ public final class DNNLBackend: GEMMBackend, @unchecked Sendable {
                           type: dnnl_data_type_t) -> dnnl_memory_desc_t {
         var desc = dnnl_memory_desc_t()
         let broadcast = batchStride == 0 && batch > 1
-        var dims: dnnl_dims_t = Self.dims(broadcast ? 1 : batch, rows, cols)
         let rowStride = transposed ? 1 : ld
         let colStride = transposed ? ld : 1
-        var strides: dnnl_dims_t = Self.dims(broadcast ? rows * cols : max(batchStride, 1), rowStride, colStride)
-        // `&dims.0` would pass the address of one element (in release builds a temporary
-        // copy of it), not of the whole C array; bind the tuple's memory instead.
-        withUnsafeMutableBytes(of: &dims) { dimsBytes in
-            withUnsafeMutableBytes(of: &strides) { strideBytes in
-                let dimsPointer = dimsBytes.baseAddress!.assumingMemoryBound(to: dnnl_dim_t.self)
-                let stridesPointer = strideBytes.baseAddress!.assumingMemoryBound(to: dnnl_dim_t.self)
-                Self.check(dnnl_memory_desc_init_by_strides(&desc, 3, dimsPointer, type, stridesPointer),
-                           "memory_desc_init")
-            }
-        }
+        // Arrays, not `&tuple.0`: a pointer to one tuple element is only valid for that
+        // element, and the optimizer may drop stores to the others (it does in -O builds).
+        let dims = [broadcast ? 1 : batch, rows, cols].map { dnnl_dim_t($0) }
+        let strides = [broadcast ? rows * cols : max(batchStride, 1), rowStride, colStride].map { dnnl_dim_t($0) }
+        Self.check(dnnl_memory_desc_init_by_strides(&desc, 3, dims, type, strides), "memory_desc_init")
         return desc
     }
 
@@ -169,14 +162,6 @@ public final class DNNLBackend: GEMMBackend, @unchecked Sendable {
             return mem!
         }
         return Entry(primitive: primitive!, src: memory(&src), weights: memory(&weights), dst: memory(&dst))
-    }
-
-    private static func dims(_ a: Int, _ b: Int, _ c: Int) -> dnnl_dims_t {
-        var d = dnnl_dims_t(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        d.0 = dnnl_dim_t(a)
-        d.1 = dnnl_dim_t(b)
-        d.2 = dnnl_dim_t(c)
-        return d
     }
 
     private static func check(_ status: dnnl_status_t, _ what: String) {

@@ -1,4 +1,5 @@
 import Foundation
+import TrimtabTestSupport
 import XCTest
 @testable import TrimtabIO
 
@@ -48,25 +49,6 @@ enum AssetCache {
     }
 }
 
-/// Asserts that two arrays agree within `atol + rtol·|expected|` and reports the largest
-/// difference and where it is.
-func assertClose(_ actual: [Float], _ expected: [Float], atol: Float = 0, rtol: Float = 0, _ message: String = "",
-                 file: StaticString = #filePath, line: UInt = #line) {
-    guard actual.count == expected.count else {
-        XCTFail("\(message): \(actual.count) values, expected \(expected.count)", file: file, line: line)
-        return
-    }
-    var worst: Float = 0, worstIndex = -1, failures = 0
-    for i in actual.indices {
-        let diff = abs(actual[i] - expected[i])
-        if !(diff <= atol + rtol * abs(expected[i])) { failures += 1 }
-        if diff > worst || (diff.isNaN && !worst.isNaN) { worst = diff; worstIndex = i }
-    }
-    if failures > 0 {
-        XCTFail("\(message): \(failures)/\(actual.count) values differ; max |diff| \(worst) at \(worstIndex) "
-                + "(got \(actual[worstIndex]), expected \(expected[worstIndex]))", file: file, line: line)
-    }
-}
 
 /// The distance in units in the last place between two finite floats of the same sign
 /// (bit-pattern distance), or `Int.max` if signs differ and the values are not both zero.

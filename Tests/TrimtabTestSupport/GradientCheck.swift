@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import TrimtabTensor
+import TrimtabTensor
 
 /// Checks the tape's gradients against central finite differences.
 ///
@@ -15,7 +15,7 @@ import XCTest
 /// - Parameters:
 ///   - inputs: the variables whose gradients are checked (all must require gradients).
 ///   - build: runs the op(s) under test on the given tape.
-func checkGradients(_ label: String, inputs: [Variable], eps: Float = 1e-2, atol: Double = 1e-3,
+public func checkGradients(_ label: String, inputs: [Variable], eps: Float = 1e-2, atol: Double = 1e-3,
                     rtol: Double = 1e-2, maxElements: Int = 48, seed: UInt64 = 99,
                     file: StaticString = #filePath, line: UInt = #line,
                     _ build: (Tape) -> Variable) {

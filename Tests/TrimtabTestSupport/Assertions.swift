@@ -2,9 +2,10 @@ import Foundation
 import XCTest
 import TrimtabTensor
 
+
 /// Asserts that two arrays agree elementwise within `atol + rtol·|expected|`, and
 /// reports the largest difference and where it is.
-func assertClose(_ actual: [Float], _ expected: [Float], atol: Float = 1e-5, rtol: Float = 1e-4,
+public func assertClose(_ actual: [Float], _ expected: [Float], atol: Float = 1e-5, rtol: Float = 1e-4,
                  _ message: String = "", file: StaticString = #filePath, line: UInt = #line) {
     guard actual.count == expected.count else {
         XCTFail("\(message): \(actual.count) values, expected \(expected.count)", file: file, line: line)
@@ -22,16 +23,21 @@ func assertClose(_ actual: [Float], _ expected: [Float], atol: Float = 1e-5, rto
     }
 }
 
-func assertClose(_ actual: Tensor, _ expected: Tensor, atol: Float = 1e-5, rtol: Float = 1e-4,
+public func assertClose(_ actual: Tensor, _ expected: Tensor, atol: Float = 1e-5, rtol: Float = 1e-4,
                  _ message: String = "", file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertEqual(actual.shape, expected.shape, "\(message): shape", file: file, line: line)
     assertClose(actual.scalars, expected.scalars, atol: atol, rtol: rtol, message, file: file, line: line)
 }
 
 /// A tensor of normal samples from a fixed seed.
-func randomTensor(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
+public func randomTensor(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
     var rng = SplitMix64(seed: seed)
     let t = Tensor(zeros: shape)
     for i in 0..<t.count { t.floats[i] = rng.nextNormal() * scale }
     return t
+}
+
+/// The largest elementwise |a − b|.
+public func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
+    zip(a.scalars, b.scalars).reduce(0) { max($0, abs($1.0 - $1.1)) }
 }

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+
+/// `trimtab bench`: runs one benchmark job and prints its table or JSON.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure Trimtab's speed on this machine (see bench/README.md).",
+        discussion: "Jobs:\n" + BenchJobs.all.map { "  \($0.name): \($0.summary)" }.joined(separator: "\n")
+    )
+
+    @Option(help: "The benchmark to run (see --list).")
+    var job: String = "gemm"
+
+    @Flag(help: "Print one JSON object instead of the table.")
+    var json = false
+
+    @Option(help: "Time budget per measured case in seconds (after warm-up; every case runs at least 3 times).")
+    var seconds: Double = 2
+
+    @Option(help: "Run only the cases whose id contains this text (e.g. lm_head, forward).")
+    var only: String?
+
+    @Option(name: .customLong("compare"),
+            help: "JSON results measured elsewhere (e.g. scripts/bench/torch_gemm.py) to show side by side; repeatable.")
+    var references: [String] = []
+
+    @Option(name: .customLong("json-file"), help: "Also write the JSON report to this file.")
+    var jsonFile: String?
+
+    @Flag(help: "List the jobs and exit.")
+    var list = false
+
+    @Flag(help: "No progress messages on standard error.")
+    var quiet = false
+
+    func validate() throws {
+        if !list && BenchJobs.named(job) == nil { throw ValidationError(BenchError.unknownJob(job).description) }
+        if !(seconds > 0) { throw ValidationError("--seconds must be positive, got \(seconds)") }
+    }
+
+    func run() throws {
+        if list {
+            for job in BenchJobs.all { print("\(job.name)\t\(job.summary)") }
+            return
+        }
+        guard let kind = BenchJobs.named(job) else { throw BenchError.unknownJob(job) }
+        let quiet = self.quiet
+        let options = BenchOptions(seconds: seconds, only: only) { message in
+            if !quiet { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+        }
+        let loaded = try references.map(Self.loadReference)
+        var report = try kind.init().run(options)
+        if let start = report.machine["load average"], let end = BenchMachine.loadAverage() {
+            report.machine["load average"] = "\(start), \(end) at end (1, 5, 15 min; above 0 means "
+                + "other processes competed for the cores)"
+        }
+        for reference in loaded { report.merge(reference) }
+        report = report.finalized()
+        let text = try report.json()
+        if let jsonFile {
+            do {
+                try (text + "\n").write(toFile: jsonFile, atomically: true, encoding: .utf8)
+            } catch {
+                throw BenchError.unwritableOutput(path: jsonFile, reason: error.localizedDescription)
+            }
+        }
+        print(json ? text : report.table())
+    }
+
+    private static func loadReference(_ path: String) throws -> BenchReport.Reference {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw BenchError.unreadableReference(path: path, reason: error.localizedDescription)
+        }
+        do {
+            return try JSONDecoder().decode(BenchReport.Reference.self, from: data)
+        } catch {
+            throw BenchError.unreadableReference(path: path, reason: "\(error)")
+        }
+    }
+}

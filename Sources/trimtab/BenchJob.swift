@@ -1,0 +1,68 @@
+import Foundation
+
+/// A benchmark that `trimtab bench --job NAME` can run.
+///
+/// To add one (fused-kernel bandwidth, prefill/decode, a prompt-tuning step, …): write a
+/// type conforming to this protocol in its own file, list it in ``BenchJobs/all``, and
+/// if PyTorch has a counterpart, add `scripts/bench/torch_<name>.py` writing a
+/// ``BenchReport/Reference`` with the same row ids (`bench/run` picks it up by name).
+protocol BenchJob {
+    /// The name on the command line (`gemm`).
+    static var name: String { get }
+    /// One line for `trimtab bench --list`.
+    static var summary: String { get }
+
+    init()
+
+    /// Measures and returns the (not yet finalized) report.
+    func run(_ options: BenchOptions) throws -> BenchReport
+}
+
+/// Settings every job receives from the command line.
+struct BenchOptions {
+    /// Time budget per measured case, in seconds (warm-up not included).
+    var seconds: Double
+    /// When set, only cases whose row id contains this text run.
+    var only: String?
+    /// Progress messages (to standard error, so `--json` output stays clean).
+    var log: (String) -> Void
+
+    /// Whether the case with row id `id` should run.
+    func includes(_ id: String) -> Bool {
+        guard let only, !only.isEmpty else { return true }
+        return id.localizedCaseInsensitiveContains(only)
+    }
+}
+
+/// The registry of benchmark jobs.
+enum BenchJobs {
+    /// Every job, in `--list` order.
+    static let all: [any BenchJob.Type] = [
+        GEMMBench.self,
+    ]
+
+    /// The job called `name`, if any.
+    static func named(_ name: String) -> (any BenchJob.Type)? {
+        all.first { $0.name == name.lowercased() }
+    }
+}
+
+/// Why `trimtab bench` could not run.
+enum BenchError: Error, CustomStringConvertible {
+    case unknownJob(String)
+    case unreadableReference(path: String, reason: String)
+    case unwritableOutput(path: String, reason: String)
+
+    var description: String {
+        switch self {
+        case .unknownJob(let name):
+            let known = BenchJobs.all.map { $0.name }.joined(separator: ", ")
+            return "unknown benchmark job '\(name)'; known jobs: \(known) (trimtab bench --list)"
+        case .unreadableReference(let path, let reason):
+            return "cannot read comparison results \(path): \(reason); expected JSON "
+                + "{\"source\", \"columns\": [{\"key\", \"title\"}], \"rows\": [{\"id\", \"values\"}]}"
+        case .unwritableOutput(let path, let reason):
+            return "cannot write \(path): \(reason)"
+        }
+    }
+}

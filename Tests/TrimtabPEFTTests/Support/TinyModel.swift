@@ -1,0 +1,55 @@
+import Foundation
+import TrimtabModels
+import TrimtabPEFT
+import TrimtabTensor
+import TrimtabText
+
+/// A tiny random Llama (hidden 16, 2 layers, 4 query heads over 2 key/value heads) and a
+/// word-level tokenizer for it, for fast checks of every method.
+enum TinyModel {
+    static let configuration = LlamaConfiguration(vocabularySize: 40, hiddenSize: 16, intermediateSize: 32,
+                                                  layerCount: 2, headCount: 4, kvHeadCount: 2, ropeTheta: 10_000)
+
+    /// Weights N(0, (0.02·scale)²): a larger scale gives logits and gradients of order one,
+    /// which finite differences in f32 need.
+    static func make(seed: UInt64 = 7, scale: Float = 15) -> LlamaModel {
+        var weights = LlamaModel.randomWeights(configuration, seed: seed)
+        for (name, t) in weights where t.rank == 2 {
+            let scaled = t.copy()
+            for i in 0..<scaled.count { scaled.floats[i] *= scale }
+            weights[name] = scaled
+        }
+        return try! LlamaModel(configuration: configuration, weights: weights, source: "tiny")
+    }
+
+    static let words = ["[UNK]", "the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "far", "away",
+                        "good", "bad", "film", "great", "movie", "review", "is", "was"]
+
+    static let tokenizer: Tokenizer = {
+        let vocab = words.enumerated().map { "\"\($0.element)\": \($0.offset)" }.joined(separator: ", ")
+        let json = #"{"pre_tokenizer": {"type": "Whitespace"}, "model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {"#
+            + vocab + "}}}"
+        return try! Tokenizer(tokenizerJSON: Data(json.utf8))
+    }()
+
+    /// Every kind of fresh adapter the factory makes, with a label.
+    static let methods: [(label: String, method: PromptMethod, options: PromptMethodOptions)] = [
+        ("prompt tuning, random", .promptTuning, PromptMethodOptions(virtualTokens: 3, seed: 1)),
+        ("prompt tuning, sample vocab", .promptTuning,
+         PromptMethodOptions(virtualTokens: 3, initialisation: .sampleVocab, seed: 2)),
+        ("prompt tuning, text", .promptTuning,
+         PromptMethodOptions(virtualTokens: 5, initialisation: .text, initText: "the cat sat", seed: 3)),
+        ("P-tuning, MLP", .pTuning, PromptMethodOptions(virtualTokens: 3, encoder: .mlp, encoderHiddenSize: 8, seed: 4)),
+        ("P-tuning, LSTM", .pTuning,
+         PromptMethodOptions(virtualTokens: 3, encoder: .lstm, encoderHiddenSize: 5, seed: 5)),
+        ("prefix tuning", .prefixTuning, PromptMethodOptions(virtualTokens: 3, seed: 6)),
+        ("prefix tuning, projection", .prefixTuning,
+         PromptMethodOptions(virtualTokens: 3, encoderHiddenSize: 6, prefixProjection: true, seed: 7)),
+    ]
+
+    /// Full logits `[B, V + T, vocab]` of `batch` with `adapter` attached.
+    static func logits(_ model: LanguageModel, _ adapter: ModelHooks?, _ batch: TokenBatch, tape: Tape) -> Variable {
+        let (hidden, _) = model.hiddenStates(batch, tape: tape, hooks: adapter, cache: nil)
+        return model.logits(hidden, tape: tape)
+    }
+}
