@@ -4,6 +4,7 @@ import FoundationXML
 #endif
 import TrimtabIO
 import TrimtabModels
+import TrimtabPEFT
 import TrimtabTensor
 @testable import TrimtabTrain
 
@@ -165,7 +166,7 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(summary.totalSteps, 8, "2 epochs × 12 batches / 3")
         let fm = FileManager.default
         for file in ["config.json", "metrics.jsonl", "report.html", "summary.json", "adapter/adapter_config.json",
-                     "adapter/adapter_model.safetensors", "adapter/trimtab_task.json", "best-adapter/adapter_model.safetensors",
+                     "adapter/adapter_model.safetensors", "adapter/trimtab_config.json", "best-adapter/adapter_model.safetensors",
                      "checkpoint-8/trainer_state/state.json", "checkpoint-8/trainer_state/optimizer.safetensors",
                      "checkpoint-8/trainer_state/parameters.safetensors", "checkpoint-8/adapter_model.safetensors"] {
             XCTAssertTrue(fm.fileExists(atPath: dir.appendingPathComponent(file).path), file)
@@ -187,8 +188,11 @@ final class TrainerTests: XCTestCase {
         XCTAssertNotNil(records.first?.tokensPerSecond)
         XCTAssertNotNil(records.first?.learningRate)
 
-        let task = try JSONDecoder().decode(TaskFormat.self, from: Data(contentsOf: dir.appendingPathComponent("adapter/trimtab_task.json")))
-        XCTAssertEqual(task.classification?.template, template)
+        let extras = try JSONDecoder().decode(AdapterExtras.self, from: Data(contentsOf: dir.appendingPathComponent("adapter/trimtab_config.json")))
+        XCTAssertEqual(try TaskFormat(extras: extras), trainer.encoder.task)
+        XCTAssertEqual(extras.template, template)
+        XCTAssertEqual(extras.labelWords, [" positive", " negative"])
+        XCTAssertEqual(extras.values["max_seq_len"], "256")
 
         // The report is well-formed XML (XHTML-compatible HTML) with inline SVG curves.
         let html = try Data(contentsOf: dir.appendingPathComponent("report.html"))

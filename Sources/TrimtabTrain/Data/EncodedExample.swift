@@ -15,6 +15,7 @@ public struct EncodedExample: Sendable, Equatable {
     /// Whether tokens were cut to fit the maximum length.
     public var truncated: Bool
 
+    /// An encoded example; `ids` and `lossMask` have the same length.
     public init(ids: [Int32], lossMask: [UInt8], label: Int? = nil, promptLength: Int? = nil, truncated: Bool = false) {
         precondition(ids.count == lossMask.count, "ids \(ids.count) vs loss mask \(lossMask.count)")
         self.ids = ids

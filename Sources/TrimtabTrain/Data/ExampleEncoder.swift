@@ -17,7 +17,9 @@ import TrimtabText
 ///
 /// BOS is added when the tokenizer's post-processor adds it; EOS when the tokenizer has one.
 public struct ExampleEncoder: Sendable {
+    /// The model's tokenizer.
     public let tokenizer: Tokenizer
+    /// What the examples are (shape, template, label words).
     public let task: TaskFormat
     /// The longest sequence of real tokens (virtual tokens come on top).
     public let maxSequenceLength: Int

@@ -9,11 +9,14 @@ import TrimtabTensor
 public struct LengthGroupedSampler: Sendable {
     /// Length of each example (tokens).
     public let lengths: [Int]
+    /// Examples per batch (the last batch of an epoch may have fewer).
     public let batchSize: Int
+    /// Seeds every epoch's order.
     public let seed: UInt64
     /// Batches per bucket: 1 sorts nothing; larger buckets pad less but mix lengths less.
     public let bucketBatches: Int
 
+    /// A sampler over examples of the given lengths.
     public init(lengths: [Int], batchSize: Int, seed: UInt64, bucketBatches: Int = 50) {
         precondition(batchSize > 0 && bucketBatches > 0, "batch size \(batchSize), bucket batches \(bucketBatches)")
         self.lengths = lengths

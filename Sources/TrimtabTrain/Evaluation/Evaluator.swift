@@ -16,7 +16,9 @@ import TrimtabTensor
 ///
 /// Inputs are encoded exactly as in training (``ExampleEncoder``), batched by length.
 public struct Evaluator {
+    /// The frozen model.
     public let model: LanguageModel
+    /// Encodes examples exactly as training did (task, template, label words, maximum length).
     public let encoder: ExampleEncoder
     /// The adapter steering the model (`nil` evaluates the base model).
     public let hooks: ModelHooks?
@@ -25,6 +27,7 @@ public struct Evaluator {
     /// Extra tokens generation may produce beyond the reference completion's length.
     public var generationSlack = 16
 
+    /// An evaluator of `model` steered by `hooks` (`nil`: zero-shot), `batchSize` rows per forward pass.
     public init(model: LanguageModel, encoder: ExampleEncoder, hooks: ModelHooks?, batchSize: Int = 16) {
         precondition(batchSize > 0, "batch size \(batchSize)")
         self.model = model

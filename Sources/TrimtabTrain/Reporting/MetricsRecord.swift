@@ -8,6 +8,7 @@ public struct MetricsRecord: Codable, Equatable, Sendable {
         case valid
     }
 
+    /// A step or an evaluation.
     public var kind: Kind
     /// Optimizer steps done (1 after the first step).
     public var step: Int
@@ -38,6 +39,7 @@ public struct MetricsRecord: Codable, Equatable, Sendable {
     /// Valid: exact match (prompt/completion).
     public var validExactMatch: Double?
 
+    /// A record with no metrics yet.
     public init(kind: Kind, step: Int, epoch: Double, elapsed: Double) {
         self.kind = kind
         self.step = step

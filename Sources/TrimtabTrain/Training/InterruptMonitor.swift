@@ -23,6 +23,7 @@ public final class InterruptMonitor {
 
     private let watch = Watch()
 
+    /// Installs the handlers; `onInterrupt` runs once, on the first signal.
     public init(onInterrupt: @escaping @Sendable () -> Void) {
         receivedInterrupts.store(0, ordering: .relaxed)
         signal(SIGINT, countInterrupt)

@@ -18,7 +18,7 @@ extension Trainer {
     func saveCheckpoint(_ state: TrainerState) throws -> URL {
         let url = output.appendingPathComponent("checkpoint-\(state.step)")
         try AtomicDirectory.publish(url) { directory in
-            try AdapterExport.save(adapter, task: encoder.task, to: directory)
+            try saveAdapter(to: directory)
             let stateDirectory = directory.appendingPathComponent("trainer_state")
             try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
             var values: [String: Tensor] = [:]

@@ -28,11 +28,15 @@ import TrimtabText
 /// `gradAccum` micro-batches, computed only at positions that carry loss (see
 /// ``LanguageModelLoss``).
 public final class Trainer {
+    /// The frozen model.
     public let model: LanguageModel
     public let tokenizer: Tokenizer
+    /// The adapter being trained (its ``Adapter/trainableParameters`` are the optimizer's).
     public let adapter: Adapter
+    /// How examples become tokens (shared with evaluation).
     public let encoder: ExampleEncoder
     public let configuration: TrainingConfiguration
+    /// The training and validation data.
     public let trainSet: JSONLDataset
     public let validSet: JSONLDataset?
     /// The run directory.
@@ -201,7 +205,7 @@ public final class Trainer {
             var record = MetricsRecord(kind: .train, step: state.step, epoch: epochProgress(state), elapsed: state.elapsed)
             let loss = targets > 0 ? lossSum / Double(targets) : 0
             record.loss = loss
-            record.learningRate = Double(lr)
+            record.learningRate = Double(String(describing: lr)) ?? Double(lr)  // 0.03, not 0.029999999
             record.gradNorm = Double(norm)
             record.tokens = tokens
             record.tokensPerSecond = seconds > 0 ? Double(tokens) / seconds : nil
@@ -240,7 +244,7 @@ public final class Trainer {
         var adapterDirectory: URL?
         if status != .interrupted {
             let directory = output.appendingPathComponent("adapter")
-            try AtomicDirectory.publish(directory) { try AdapterExport.save(adapter, task: encoder.task, to: $0) }
+            try AtomicDirectory.publish(directory) { try saveAdapter(to: $0) }
             adapterDirectory = directory
         }
         let best = output.appendingPathComponent("best-adapter")
@@ -260,6 +264,12 @@ public final class Trainer {
                             summary: summary, configuration: configurationJSON())
         observer?.trainingDidFinish(summary)
         return summary
+    }
+
+    /// Writes the adapter (PEFT files and the task) into `directory`.
+    func saveAdapter(to directory: URL) throws {
+        try AdapterExport.save(adapter, task: encoder.task, maxSequenceLength: configuration.maxSequenceLength,
+                               to: directory)
     }
 
     /// Fractional epochs done.
@@ -290,7 +300,7 @@ public final class Trainer {
             state.bestStep = state.step
             state.evalsWithoutImprovement = 0
             try AtomicDirectory.publish(output.appendingPathComponent("best-adapter")) {
-                try AdapterExport.save(adapter, task: encoder.task, to: $0)
+                try saveAdapter(to: $0)
             }
         } else {
             state.evalsWithoutImprovement += 1

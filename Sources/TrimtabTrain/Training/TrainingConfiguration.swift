@@ -19,6 +19,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var learningRate: Float = 3e-2
     /// AdamW's decoupled weight decay.
     public var weightDecay: Double = 0
+    /// AdamW's moment decays and ε (torch's defaults).
     public var beta1: Double = 0.9
     public var beta2: Double = 0.999
     public var adamEpsilon: Double = 1e-8
@@ -47,6 +48,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// Batches per length-grouping bucket (see ``LengthGroupedSampler``).
     public var bucketBatches: Int = 50
 
+    /// The defaults; set fields to change them.
     public init() {}
 
     /// The schedule these settings describe for a run of `totalSteps`.

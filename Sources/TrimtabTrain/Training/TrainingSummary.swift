@@ -1,6 +1,7 @@
 /// What a run is about to do, for progress displays.
 public struct TrainingPlan: Sendable {
     /// Optimizer steps of the whole run.
+    /// Steps the run was set to do.
     public var totalSteps: Int
     /// The step the run starts from (after a resume, the checkpoint's).
     public var startStep: Int
@@ -18,6 +19,7 @@ public struct TrainingPlan: Sendable {
 
 /// How a run ended and where its results are.
 public struct TrainingSummary: Codable, Equatable, Sendable {
+    /// How a run ended.
     public enum Status: String, Codable, Sendable {
         /// Every step ran.
         case completed
@@ -27,6 +29,7 @@ public struct TrainingSummary: Codable, Equatable, Sendable {
         case interrupted
     }
 
+    /// How the run ended.
     public var status: Status
     /// Optimizer steps done.
     public var steps: Int

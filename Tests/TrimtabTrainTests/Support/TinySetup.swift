@@ -3,6 +3,7 @@ import XCTest
 import TrimtabModels
 import TrimtabPEFT
 import TrimtabTensor
+@_exported import TrimtabTestSupport
 import TrimtabText
 @testable import TrimtabTrain
 
@@ -84,25 +85,6 @@ final class SoftPrompt: Adapter {
 
     func encodedConfiguration() throws -> Data {
         Data("{\"peft_type\": \"PROMPT_TUNING\", \"num_virtual_tokens\": \(prompt.shape[1])}".utf8)
-    }
-}
-
-/// Asserts two arrays agree within `atol + rtol·|expected|`, reporting the largest difference.
-func assertClose(_ actual: [Float], _ expected: [Float], atol: Float = 1e-5, rtol: Float = 1e-4,
-                 _ message: String = "", file: StaticString = #filePath, line: UInt = #line) {
-    guard actual.count == expected.count else {
-        XCTFail("\(message): \(actual.count) values, expected \(expected.count)", file: file, line: line)
-        return
-    }
-    var worst: Float = 0, worstIndex = -1, failures = 0
-    for i in actual.indices {
-        let diff = abs(actual[i] - expected[i])
-        if !(diff <= atol + rtol * abs(expected[i])) { failures += 1 }
-        if diff > worst || diff.isNaN { worst = diff; worstIndex = i }
-    }
-    if failures > 0 {
-        XCTFail("\(message): \(failures)/\(actual.count) values differ; max |diff| \(worst) at \(worstIndex) "
-                + "(got \(actual[worstIndex]), expected \(expected[worstIndex]))", file: file, line: line)
     }
 }
 
