@@ -25,10 +25,10 @@ final class PEFTMethodTrainingTests: XCTestCase {
         let valid = try JSONLDataset(examples: TinySetup.sentimentExamples(count: 8, seed: 2), source: "valid.jsonl")
         let task = try TaskFormat.infer(from: train, template: "Review: {text}\nSentiment:")
         var c = TrainingConfiguration()
-        c.steps = 12
+        c.steps = 8
         c.batchSize = 4
         c.learningRate = 3e-2
-        c.evalEvery = 6
+        c.evalEvery = 4
         let adapter = try makeAdapter(method, options: options, model: model, tokenizer: tok)
         let trainer = try Trainer(model: model, tokenizer: tok, adapter: adapter, task: task, train: train, valid: valid,
                                   configuration: c, output: output)
@@ -44,10 +44,10 @@ final class PEFTMethodTrainingTests: XCTestCase {
             let straightDir = try TinySetup.temporaryDirectory("\(name)-straight")
             let (trainer, adapter, straight, summary) = try run(method, options, output: straightDir)
             XCTAssertEqual(summary.status, .completed, name)
-            XCTAssertLessThan(straight.losses.suffix(4).reduce(0, +), straight.losses.prefix(4).reduce(0, +), "\(name): loss falls")
+            XCTAssertLessThan(straight.losses.suffix(3).reduce(0, +), straight.losses.prefix(3).reduce(0, +), "\(name): loss falls")
 
             let dir = try TinySetup.temporaryDirectory("\(name)-resumed")
-            let (_, _, first, stopped) = try run(method, options, output: dir, stopAfter: 5)
+            let (_, _, first, stopped) = try run(method, options, output: dir, stopAfter: 3)
             XCTAssertEqual(stopped.status, .interrupted, name)
             var other = options
             other.seed = 77  // the checkpoint, not the seed, decides the parameters

@@ -29,6 +29,7 @@ public final class ConsoleProgress: TrainingObserver {
         if plan.validationExamples > 0 { text += "; validation: \(plan.validationExamples) examples" }
         if plan.truncatedExamples > 0 { text += "; \(plan.truncatedExamples) examples truncated to the maximum length" }
         print(text)
+        fflush(stdout)
     }
 
     public func stepDidFinish(_ record: MetricsRecord, totalSteps: Int) {
@@ -49,6 +50,7 @@ public final class ConsoleProgress: TrainingObserver {
             lineShown = true
         } else if record.step % logEvery == 0 || record.step == totalSteps {
             print(line)
+            fflush(stdout)  // a log file sees each line as it is written
             recentLoss.removeAll()
         }
     }
