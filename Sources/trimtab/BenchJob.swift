@@ -39,6 +39,7 @@ enum BenchJobs {
     /// Every job, in `--list` order.
     static let all: [any BenchJob.Type] = [
         GEMMBench.self,
+        KernelBench.self,
     ]
 
     /// The job called `name`, if any.
