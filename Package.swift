@@ -79,7 +79,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TrimtabTrainTests",
-            dependencies: ["TrimtabTrain"],
+            dependencies: ["TrimtabTrain", "TrimtabTestSupport"],
             resources: [.copy("Fixtures")]
         ),
     ],

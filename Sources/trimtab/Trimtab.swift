@@ -6,7 +6,7 @@ struct Trimtab: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trimtab",
         abstract: "Parameter-efficient fine-tuning of frozen language models on the CPU.",
-        subcommands: [DemoCommand.self, GenerateCommand.self, TokenizeCommand.self, EmbedCommand.self,
+        subcommands: [DemoCommand.self, TrainCommand.self, EvalCommand.self, GenerateCommand.self, TokenizeCommand.self, EmbedCommand.self,
                       InspectCommand.self, BenchCommand.self]
     )
 

@@ -1,1 +1,0 @@
-// Training: datasets, the trainer, evaluation, run reports.

@@ -1,0 +1,72 @@
+import XCTest
+import TrimtabModels
+import TrimtabPEFT
+import TrimtabTensor
+@testable import TrimtabTrain
+
+/// Every prompt-learning method of TrimtabPEFT through the trainer: the loss falls, a stop
+/// and resume continues exactly (P-tuning's encoder and the prefix projection live only
+/// in `trainer_state/`), and the saved adapter, loaded back, evaluates as the trained one.
+final class PEFTMethodTrainingTests: XCTestCase {
+    let cases: [(String, PromptMethod, PromptMethodOptions)] = [
+        ("prompt-tuning", .promptTuning, PromptMethodOptions(virtualTokens: 4, seed: 1)),
+        ("prompt-tuning-vocab", .promptTuning, PromptMethodOptions(virtualTokens: 4, initialisation: .sampleVocab, seed: 1)),
+        ("p-tuning-mlp", .pTuning, PromptMethodOptions(virtualTokens: 4, encoder: .mlp, encoderHiddenSize: 16, seed: 1)),
+        ("p-tuning-lstm", .pTuning, PromptMethodOptions(virtualTokens: 4, encoder: .lstm, encoderHiddenSize: 16, seed: 1)),
+        ("prefix-tuning", .prefixTuning, PromptMethodOptions(virtualTokens: 4, seed: 1)),
+        ("prefix-projection", .prefixTuning, PromptMethodOptions(virtualTokens: 4, encoderHiddenSize: 16, prefixProjection: true, seed: 1)),
+    ]
+
+    func run(_ method: PromptMethod, _ options: PromptMethodOptions, output: URL, stopAfter: Int? = nil,
+             resume: URL? = nil) throws -> (Trainer, Adapter, StepRecorder, TrainingSummary) {
+        let model = try TinySetup.model()
+        let tok = try TinySetup.tokenizer()
+        let train = try JSONLDataset(examples: TinySetup.sentimentExamples(count: 32, seed: 1), source: "train.jsonl")
+        let valid = try JSONLDataset(examples: TinySetup.sentimentExamples(count: 8, seed: 2), source: "valid.jsonl")
+        let task = try TaskFormat.infer(from: train, template: "Review: {text}\nSentiment:")
+        var c = TrainingConfiguration()
+        c.steps = 12
+        c.batchSize = 4
+        c.learningRate = 3e-2
+        c.evalEvery = 6
+        let adapter = try makeAdapter(method, options: options, model: model, tokenizer: tok)
+        let trainer = try Trainer(model: model, tokenizer: tok, adapter: adapter, task: task, train: train, valid: valid,
+                                  configuration: c, output: output)
+        let recorder = StepRecorder()
+        recorder.trainer = trainer
+        recorder.stopAfter = stopAfter
+        trainer.observer = recorder
+        return (trainer, adapter, recorder, try trainer.run(resumingFrom: resume))
+    }
+
+    func testEveryMethodTrainsResumesAndReloads() throws {
+        for (name, method, options) in cases {
+            let straightDir = try TinySetup.temporaryDirectory("\(name)-straight")
+            let (trainer, adapter, straight, summary) = try run(method, options, output: straightDir)
+            XCTAssertEqual(summary.status, .completed, name)
+            XCTAssertLessThan(straight.losses.suffix(4).reduce(0, +), straight.losses.prefix(4).reduce(0, +), "\(name): loss falls")
+
+            let dir = try TinySetup.temporaryDirectory("\(name)-resumed")
+            let (_, _, first, stopped) = try run(method, options, output: dir, stopAfter: 5)
+            XCTAssertEqual(stopped.status, .interrupted, name)
+            var other = options
+            other.seed = 77  // the checkpoint, not the seed, decides the parameters
+            let (_, resumedAdapter, second, _) = try run(method, other, output: dir,
+                                                         resume: try XCTUnwrap(Trainer.latestCheckpoint(in: dir)))
+            XCTAssertEqual(first.losses + second.losses, straight.losses, "\(name): resumed losses")
+            for (key, p) in adapter.trainableParameters {
+                XCTAssertEqual(resumedAdapter.trainableParameters[key]?.value.scalars, p.value.scalars, "\(name): \(key)")
+            }
+
+            // The saved adapter evaluates as the one in memory.
+            let (loaded, extras) = try AdapterFiles.load(from: straightDir.appendingPathComponent("adapter"), model: trainer.model)
+            XCTAssertEqual(try TaskFormat(extras: try XCTUnwrap(extras)), trainer.encoder.task, name)
+            adapter.isTraining = false
+            let valid = try XCTUnwrap(trainer.validSet)
+            let inMemory = try Evaluator(model: trainer.model, encoder: trainer.encoder, hooks: adapter).evaluate(valid)
+            let reloaded = try Evaluator(model: trainer.model, encoder: trainer.encoder, hooks: loaded).evaluate(valid)
+            XCTAssertEqual(reloaded.accuracy, inMemory.accuracy, name)
+            XCTAssertEqual(reloaded.loss, inMemory.loss, accuracy: 1e-4, name)
+        }
+    }
+}
