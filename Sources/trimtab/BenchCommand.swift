@@ -25,6 +25,11 @@ struct BenchCommand: ParsableCommand {
             help: "JSON results measured elsewhere (e.g. scripts/bench/torch_gemm.py) to show side by side; repeatable.")
     var references: [String] = []
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Model for the prefill and decode jobs: a .gguf file or Hugging Face directory "
+            + "(default: SmolLM2-135M-Instruct from the asset cache).", valueName: "path"))
+    var model: String?
+
     @Option(name: .customLong("json-file"), help: "Also write the JSON report to this file.")
     var jsonFile: String?
 
@@ -46,9 +51,10 @@ struct BenchCommand: ParsableCommand {
         }
         guard let kind = BenchJobs.named(job) else { throw BenchError.unknownJob(job) }
         let quiet = self.quiet
-        let options = BenchOptions(seconds: seconds, only: only) { message in
+        var options = BenchOptions(seconds: seconds, only: only) { message in
             if !quiet { FileHandle.standardError.write(Data((message + "\n").utf8)) }
         }
+        options.model = model
         let loaded = try references.map(Self.loadReference)
         var report = try kind.init().run(options)
         if let start = report.machine["load average"], let end = BenchMachine.loadAverage() {

@@ -26,6 +26,8 @@ struct BenchOptions {
     var only: String?
     /// Progress messages (to standard error, so `--json` output stays clean).
     var log: (String) -> Void
+    /// `--model PATH` for jobs that run a model (`nil`: the cached SmolLM2-135M-Instruct).
+    var model: String? = nil
 
     /// Whether the case with row id `id` should run.
     func includes(_ id: String) -> Bool {
@@ -39,6 +41,9 @@ enum BenchJobs {
     /// Every job, in `--list` order.
     static let all: [any BenchJob.Type] = [
         GEMMBench.self,
+        KernelBench.self,
+        PrefillBench.self,
+        DecodeBench.self,
     ]
 
     /// The job called `name`, if any.
@@ -52,6 +57,7 @@ enum BenchError: Error, CustomStringConvertible {
     case unknownJob(String)
     case unreadableReference(path: String, reason: String)
     case unwritableOutput(path: String, reason: String)
+    case missingModel(path: String)
 
     var description: String {
         switch self {
@@ -63,6 +69,8 @@ enum BenchError: Error, CustomStringConvertible {
                 + "{\"source\", \"columns\": [{\"key\", \"title\"}], \"rows\": [{\"id\", \"values\"}]}"
         case .unwritableOutput(let path, let reason):
             return "cannot write \(path): \(reason)"
+        case .missingModel(let path):
+            return "\(path) is missing: run scripts/fetch-assets.sh, or pass --model PATH"
         }
     }
 }

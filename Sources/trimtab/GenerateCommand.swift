@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TrimtabModels
+import TrimtabPEFT
 import TrimtabText
 
 /// `trimtab generate`: continues a prompt, printing only the generated text on stdout
@@ -15,6 +16,8 @@ struct GenerateCommand: ParsableCommand {
 
     @Option(help: "The prompt.")
     var prompt: String
+    @Option(help: "An adapter directory (PEFT format) to steer the model with.")
+    var adapter: String?
     @Flag(help: "Wrap the prompt as a user message in the model's chat format.")
     var chat = false
     @Option(help: "System message for --chat (default: the model's own, if its template has one).")
@@ -59,6 +62,10 @@ struct GenerateCommand: ParsableCommand {
             text = template.render(messages, addGenerationPrompt: true)
             if let end = tokenizer.tokenToId(template.endOfTurn) { stops.insert(end) }
         }
+        var hooks: ModelHooks?
+        if let adapter {
+            hooks = try AdapterFiles.load(from: URL(fileURLWithPath: adapter), model: loaded.model).0
+        }
         let ids = tokenizer.encode(text, addSpecialTokens: true)
         guard !ids.isEmpty else { throw ValidationError("the prompt encodes to no tokens") }
 
@@ -66,7 +73,7 @@ struct GenerateCommand: ParsableCommand {
         let sampling = SamplingParameters(temperature: temperature, topK: topK, topP: topP,
                                           repetitionPenalty: repetitionPenalty, seed: seed)
         let result = Generator(model: loaded.model).generate(
-            prompt: ids, maxTokens: maxTokens, sampling: sampling, stopTokens: stops) { token in
+            prompt: ids, maxTokens: maxTokens, sampling: sampling, stopTokens: stops, hooks: hooks) { token in
             let piece = decoder.append(token)
             if !piece.isEmpty { FileHandle.standardOutput.write(Data(piece.utf8)) }
             return true

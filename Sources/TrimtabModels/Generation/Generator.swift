@@ -46,7 +46,7 @@ public struct Generator {
                          onToken: (Int32) -> Bool = { _ in true }) -> GenerationResult {
         precondition(!prompt.isEmpty, "generation needs at least one prompt token")
         let tape = Tape(recording: false)
-        let virtual = 64  // room for virtual tokens a method may prepend
+        let virtual = 512  // room for virtual tokens a method may prepend (46 KB a position for SmolLM2)
         let capacity = min(contextLimit, prompt.count + maxTokens + virtual)
         let cache = model.makeCache(batchSize: 1, capacity: capacity)
         var sampler = Sampler(sampling)

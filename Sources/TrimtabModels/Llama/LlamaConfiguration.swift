@@ -89,6 +89,7 @@ public struct LlamaConfiguration: Codable, Sendable, Equatable {
             attentionBias: try c.decodeIfPresent(Bool.self, forKey: .attentionBias) ?? false,
             bosTokenId: try? c.decodeIfPresent(Int.self, forKey: .bosTokenId),
             eosTokenId: eos)
+        try Self.rejectRopeScaling(decoder)
         guard headCount % kvHeadCount == 0 else {
             throw DecodingError.dataCorruptedError(forKey: .kvHeadCount, in: c,
                                                    debugDescription: "num_attention_heads (\(headCount)) must be a multiple of num_key_value_heads (\(kvHeadCount))")
@@ -102,8 +103,28 @@ public struct LlamaConfiguration: Codable, Sendable, Equatable {
         return try nested.decodeIfPresent(Float.self, forKey: .ropeTheta)
     }
 
+    /// Rotary scaling (Llama 3.1's `llama3`, `linear`, `dynamic`, `yarn`) changes every
+    /// position's frequencies; until it is implemented, refuse it rather than compute
+    /// wrong logits.
+    private static func rejectRopeScaling(_ decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: RopeKeys.self)
+        for key in [RopeKeys.ropeScaling, .ropeParameters] {
+            guard let nested = try? c.nestedContainer(keyedBy: RopeKeys.self, forKey: key) else { continue }
+            let type = (try? nested.decodeIfPresent(String.self, forKey: .ropeType))
+                ?? (try? nested.decodeIfPresent(String.self, forKey: .type)) ?? "default"
+            if type != "default" {
+                throw DecodingError.dataCorruptedError(
+                    forKey: key, in: c,
+                    debugDescription: "rotary scaling '\(type)' is not supported yet (only unscaled RoPE)")
+            }
+        }
+    }
+
     private enum RopeKeys: String, CodingKey {
         case ropeParameters = "rope_parameters"
+        case ropeScaling = "rope_scaling"
         case ropeTheta = "rope_theta"
+        case ropeType = "rope_type"
+        case type
     }
 }

@@ -22,6 +22,11 @@ enum LlamaGGUF {
                                                       source: file.path)
             }
         }
+        if let scaling = file.metadata["\(arch).rope.scaling.type"]?.string, scaling != "none" {
+            throw ModelError.invalidConfiguration(field: "\(arch).rope.scaling.type",
+                                                  reason: "is '\(scaling)'; rotary scaling is not supported yet",
+                                                  source: file.path)
+        }
         let embeddings = try file.info("token_embd.weight")
         let hidden = try int("embedding_length")
         let heads = try int("attention.head_count")

@@ -1,0 +1,101 @@
+import Foundation
+import TrimtabModels
+import TrimtabTensor
+
+/// `trimtab bench --job prefill`: forward-only throughput of a whole model on a batch.
+///
+/// Loads the model (default SmolLM2-135M-Instruct from the asset cache, `--model PATH`
+/// otherwise) once with f32 weight matrices and once with bf16 ones
+/// (`ModelLoader.load(path, matrixType: .bf16)`), and times `hiddenStates` + `logits`
+/// (every position, as a transformers forward does) on B = 8 rows of T = 128 random
+/// tokens on a non-recording tape. Reports tokens per second, milliseconds per forward
+/// and the peak resident set (`VmHWM`), which is reset between the two rows through
+/// `/proc/self/clear_refs` after the previous model is released.
+/// `scripts/bench/torch_prefill.py` runs transformers on the same GGUF, one process per row.
+struct PrefillBench: BenchJob {
+    static let name = "prefill"
+    static let summary = "tokens/s, ms per forward and peak RSS of a model forward on B=8 T=128, "
+        + "f32 and bf16 weights"
+
+    static let batch = 8, tokens = 128
+
+    func run(_ options: BenchOptions) throws -> BenchReport {
+        let path = try Self.modelPath(options)
+        var report = BenchReport(
+            job: Self.name,
+            unit: "tokens/s (higher is better), ms per forward, peak RSS in MiB; ratio = ours over PyTorch tokens/s",
+            summary: "forward (hidden states + logits of every position) of \(URL(fileURLWithPath: path).lastPathComponent), "
+                + "B=\(Self.batch) T=\(Self.tokens)",
+            machine: BenchMachine.describe(),
+            settings: ["timing": "median of forwards after one warm-up, \(options.seconds) s per row, at least 3 runs",
+                       "model": path],
+            labelTitles: ["weights", "B×T"],
+            columns: [.init(key: "ours", title: "ours tok/s"), .init(key: "torch", title: "torch tok/s"),
+                      .init(key: "ours_ms", title: "ours ms"), .init(key: "torch_ms", title: "torch ms"),
+                      .init(key: "ours_rss", title: "ours RSS MiB"), .init(key: "torch_rss", title: "torch RSS MiB")],
+            ratios: [.init(key: "ours_torch", title: "ours/torch", numerator: "ours", denominator: "torch")],
+            layout: ["ours", "torch", "ours_torch", "ours_ms", "torch_ms", "ours_rss", "torch_rss"],
+            rows: [], total: nil)
+        if let only = options.only { report.settings["only"] = only }
+        report.notes.append("RSS: VmHWM of this process, reset before each row (after the previous model is freed); "
+                            + "torch: ru_maxrss of a fresh process per row")
+
+        var rng = SplitMix64(seed: 42)
+        for type in [DType.f32, .bf16] where options.includes(type.rawValue) {
+            Self.resetPeakRSS()
+            options.log("prefill \(type.rawValue): loading \(path)")
+            let seconds: Double
+            do {
+                let loaded = try ModelLoader.load(path, matrixType: type)
+                let model = loaded.model
+                let ids = (0..<(Self.batch * Self.tokens)).map { _ in
+                    Int32(rng.next() % UInt64(model.vocabularySize))
+                }
+                let batch = TokenBatch(batchSize: Self.batch, length: Self.tokens, ids: ids)
+                let tape = Tape(recording: false)
+                options.log("prefill \(type.rawValue): timing")
+                var timer = BenchTimer(seconds: options.seconds)
+                timer.warmups = 1
+                seconds = timer.measure([{
+                    let (hidden, _) = model.hiddenStates(batch, tape: tape, hooks: nil, cache: nil)
+                    _ = model.logits(hidden, tape: tape)
+                }])[0].median
+            }
+            var row = BenchReport.Row(id: type.rawValue, labels: [type.rawValue, "\(Self.batch)×\(Self.tokens)"])
+            row.values["ours"] = Double(Self.batch * Self.tokens) / seconds
+            row.values["ours_ms"] = seconds * 1e3
+            if let peak = Self.statusKiB("VmHWM") { row.values["ours_rss"] = peak / 1024 }
+            report.rows.append(row)
+        }
+        return report
+    }
+
+    /// `--model`, or the cached SmolLM2-135M-Instruct (with a hint when it is missing).
+    static func modelPath(_ options: BenchOptions) throws -> String {
+        if let model = options.model { return model }
+        let path = AssetCache.path("models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw BenchError.missingModel(path: path)
+        }
+        return path
+    }
+
+    /// A `/proc/self/status` field in KiB (`VmHWM`, `VmRSS`).
+    static func statusKiB(_ field: String) -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
+            let number = line.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces)
+                .split(separator: " ").first
+            return number.flatMap { Double($0) }
+        }
+        return nil
+    }
+
+    /// Resets `VmHWM` to the current RSS (Linux ≥ 4.0: writing 5 to `clear_refs`).
+    static func resetPeakRSS() {
+        if let handle = FileHandle(forWritingAtPath: "/proc/self/clear_refs") {
+            handle.write(Data("5".utf8))
+            try? handle.close()
+        }
+    }
+}
