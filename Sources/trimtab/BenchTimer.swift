@@ -2,7 +2,7 @@ import Foundation
 
 /// Times several variants of the same work side by side and reports each one's median.
 ///
-/// Variants run round-robin (A, B, C, A, B, C, …) rather than one after the other, so a
+/// Variants run round-robin (A, B, C, C, B, A, …) rather than one after the other, so a
 /// burst of load from another process on the shared machine slows all of them alike and
 /// ratios between them stay meaningful. Each variant first runs a few untimed warm-up
 /// calls (primitive creation, thread pools, page faults), then timed rounds until the
@@ -42,8 +42,10 @@ struct BenchTimer {
         var spent = 0.0
         var round = 0
         while round < maxRuns && (round < minRuns || spent < seconds) {
-            for (index, variant) in variants.enumerated() {
-                let elapsed = Self.time(variant)
+            // Alternate the order (A B C, C B A, …) so no variant always runs first.
+            let order = round % 2 == 0 ? Array(variants.indices) : variants.indices.reversed()
+            for index in order {
+                let elapsed = Self.time(variants[index])
                 times[index].append(elapsed)
                 spent += elapsed
             }

@@ -51,9 +51,10 @@ def median_seconds(calls, budget, min_runs=3, max_runs=2000, warmups=2):
     times = [[] for _ in calls]
     spent, rounds = 0.0, 0
     while rounds < max_runs and (rounds < min_runs or spent < budget):
-        for index, call in enumerate(calls):
+        order = range(len(calls)) if rounds % 2 == 0 else reversed(range(len(calls)))
+        for index in order:
             start = time.perf_counter()
-            call()
+            calls[index]()
             took = time.perf_counter() - start
             times[index].append(took)
             spent += took
