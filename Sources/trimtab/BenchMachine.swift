@@ -25,7 +25,8 @@ enum BenchMachine {
 
         let environment = ProcessInfo.processInfo.environment
         let relevant = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
-                        "OMP_PROC_BIND", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "TRIMTAB_THREADS",
+                        "OMP_PROC_BIND", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT",
+                        "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "TRIMTAB_THREADS",
                         "TRIMTAB_BACKEND"]
         let set = relevant.compactMap { name in environment[name].map { "\(name)=\($0)" } }
         info["environment"] = set.isEmpty ? "(none of the tuning variables set)" : set.joined(separator: " ")
