@@ -3,7 +3,7 @@ import XCTest
 import TrimtabTensor
 @testable import TrimtabIO
 
-/// The GGUF reader on `Fixtures/tiny.gguf`, written by the `gguf` package
+/// The GGUF reader on the tiny GGUF file written by the `gguf` package
 /// (scripts/reference/gguf_quants.py), against what `gguf.GGUFReader` reads back.
 final class GGUFFileTests: XCTestCase {
     struct TinyReference: Decodable {
@@ -21,7 +21,7 @@ final class GGUFFileTests: XCTestCase {
     }
 
     func testHeaderAndEveryMetadataType() throws {
-        let file = try GGUFFile(url: IOFixtures.url("tiny.gguf"))
+        let file = try GGUFFile(url: IOFixtures.tinyGGUFURL())
         let reference = try IOFixtures.decode(TinyReference.self, "tiny_gguf.json")
         XCTAssertEqual(file.version, reference.version)
         XCTAssertEqual(file.alignment, reference.alignment)
@@ -61,7 +61,7 @@ final class GGUFFileTests: XCTestCase {
     }
 
     func testTensorsMatchTheGGUFPackage() throws {
-        let file = try GGUFFile(url: IOFixtures.url("tiny.gguf"))
+        let file = try GGUFFile(url: IOFixtures.tinyGGUFURL())
         let reference = try IOFixtures.decode(TinyReference.self, "tiny_gguf.json")
         XCTAssertEqual(Set(file.tensorNames), Set(reference.tensors.keys))
         for info in file.tensorInfos {
@@ -78,7 +78,7 @@ final class GGUFFileTests: XCTestCase {
     }
 
     func testF32IsBorrowedAndHalvesCanStayHalves() throws {
-        let file = try GGUFFile(url: IOFixtures.url("tiny.gguf"))
+        let file = try GGUFFile(url: IOFixtures.tinyGGUFURL())
         let before = MemoryStats.liveBytes
         let f32 = try file.tensor("tensor.f32")
         XCTAssertEqual(MemoryStats.liveBytes, before, "an f32 tensor must borrow the mapping, not copy")
@@ -96,7 +96,7 @@ final class GGUFFileTests: XCTestCase {
     }
 
     func testUnsupportedTypeAndMissingTensorAreTypedErrors() throws {
-        let file = try GGUFFile(url: IOFixtures.url("tiny.gguf"))
+        let file = try GGUFFile(url: IOFixtures.tinyGGUFURL())
         let error = expectCheckpointError("IQ4_NL") { try file.tensor("tensor.iq4_nl") }
         XCTAssertEqual(error, .unsupportedQuantization(path: file.path, tensor: "tensor.iq4_nl", type: "IQ4_NL"))
         XCTAssertTrue(error?.description.contains("IQ4_NL") ?? false)
@@ -106,7 +106,7 @@ final class GGUFFileTests: XCTestCase {
     }
 
     func testVersionsAndMagic() throws {
-        let bytes = try IOFixtures.bytes("tiny.gguf")
+        let bytes = try IOFixtures.tinyGGUFBytes()
         func with(version: UInt32) -> [UInt8] {
             var out = bytes
             withUnsafeBytes(of: version.littleEndian) { out.replaceSubrange(4 ..< 8, with: $0) }

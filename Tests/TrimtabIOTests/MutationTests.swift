@@ -17,7 +17,7 @@ final class MutationTests: XCTestCase {
     // MARK: - GGUF
 
     func testGGUFMutants() throws {
-        let original = try IOFixtures.bytes("tiny.gguf")
+        let original = try IOFixtures.tinyGGUFBytes()
         var mutants: [(String, [UInt8])] = []
         let fields = Self.ggufFields(original)
         XCTAssertGreaterThan(fields.count, 100, "the walker should find every header field")

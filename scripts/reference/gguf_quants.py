@@ -7,10 +7,12 @@ Writes into Tests/TrimtabIOTests/Fixtures/:
                           (as f32 bit patterns, so the comparison is exact). Types that
                           gguf.quants can quantise are made from random normal data; the
                           k-quants from random bytes whose f16 scales are set to sane values.
-  tiny.gguf               a small GGUF v3 file (a few KB) with every metadata value type
+  (tiny GGUF)             a small GGUF v3 file (a few KB) with every metadata value type
                           (nested arrays too) and F32/F16/BF16/Q8_0/Q4_K/Q6_K tensors plus
                           one IQ4_NL tensor (no kernel: must fail with a typed error).
-  tiny_gguf.json          what gguf.GGUFReader reads back from tiny.gguf.
+  tiny_gguf.json          that file's bytes (base64, key "file": a binary model-format
+                          file is never committed as such) and what gguf.GGUFReader
+                          reads back from it.
   smollm2_reference.json  metadata and the first/last 16 dequantised values of a few
                           tensors of $TRIMTAB_CACHE/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
                           (skipped with a message if the model is not there).
@@ -106,7 +108,8 @@ def make_quant_fixture() -> None:
 
 
 def make_tiny_gguf() -> None:
-    path = FIXTURES / "tiny.gguf"
+    import tempfile
+    path = Path(tempfile.mkdtemp()) / "tiny.gguf"
     w = gguf.GGUFWriter(str(path), arch="tinyllama")
     w.add_name("tiny test model")
     w.add_block_count(2)
@@ -161,9 +164,10 @@ def make_tiny_gguf() -> None:
         "dataOffset": int(reader.data_offset),
         "metadata": {k: f.contents() for k, f in reader.fields.items() if not k.startswith("GGUF.")},
         "tensors": tensors,
+        "file": base64.b64encode(path.read_bytes()).decode("ascii"),
     }
     (FIXTURES / "tiny_gguf.json").write_text(json.dumps(out, indent=1) + "\n")
-    print(f"wrote {path} ({path.stat().st_size} bytes) and tiny_gguf.json")
+    print(f"wrote tiny_gguf.json (a {path.stat().st_size}-byte GGUF inside)")
 
 
 def make_smollm2_reference() -> None:

@@ -22,6 +22,28 @@ enum IOFixtures {
         [UInt8](try Data(contentsOf: url(name)))
     }
 
+    /// The small GGUF file `gguf_quants.py` writes with the `gguf` package, kept as base64
+    /// inside `tiny_gguf.json` (no binary model-format file is committed).
+    static func tinyGGUFBytes() throws -> [UInt8] {
+        struct Container: Decodable { let file: String }
+        let encoded = try decode(Container.self, "tiny_gguf.json").file
+        guard let data = Data(base64Encoded: encoded) else {
+            XCTFail("tiny_gguf.json: 'file' is not base64")
+            throw CocoaError(.fileReadCorruptFile)
+        }
+        return [UInt8](data)
+    }
+
+    /// The tiny GGUF written to a temporary file, for the memory-mapped reading path.
+    static func tinyGGUFURL() throws -> URL {
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("trimtab-io-tests-\(getpid())-tiny.gguf")
+        if !FileManager.default.fileExists(atPath: url.path) {
+            try Data(tinyGGUFBytes()).write(to: url, options: .atomic)
+        }
+        return url
+    }
+
     /// `Fixtures/<name>` decoded as `T`.
     static func decode<T: Decodable>(_ type: T.Type, _ name: String) throws -> T {
         try JSONDecoder().decode(T.self, from: Data(contentsOf: url(name)))
