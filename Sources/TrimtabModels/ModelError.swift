@@ -1,5 +1,3 @@
-import TrimtabTensor
-
 /// Errors raised while building a model from a checkpoint.
 public enum ModelError: Error, CustomStringConvertible {
     /// The checkpoint lacks a tensor the architecture needs.
@@ -22,26 +20,5 @@ public enum ModelError: Error, CustomStringConvertible {
         case let .unsupportedArchitecture(name, source):
             return "\(source): architecture '\(name)' is not supported (supported: llama, mistral, qwen2, smollm2 (llama), gpt2)"
         }
-    }
-}
-
-/// Frozen weights by checkpoint name, with the checks every architecture needs.
-struct WeightTable {
-    var tensors: [String: Tensor]
-    let source: String
-
-    /// The tensor `name`, which must have `shape`.
-    func take(_ name: String, _ shape: [Int]) throws -> Tensor {
-        guard let t = tensors[name] else { throw ModelError.missingWeight(name: name, source: source) }
-        guard t.shape == shape else {
-            throw ModelError.shapeMismatch(name: name, expected: shape, got: t.shape, source: source)
-        }
-        return t
-    }
-
-    /// The tensor `name` if present (it must then have `shape`).
-    func optional(_ name: String, _ shape: [Int]) throws -> Tensor? {
-        guard tensors[name] != nil else { return nil }
-        return try take(name, shape)
     }
 }

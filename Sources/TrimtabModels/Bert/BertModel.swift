@@ -67,14 +67,9 @@ public final class BertModel {
         try c.validate(source: source)
         configuration = c
         gelu = c.geluApproximation ?? GELUApproximation.none
-        let table = WeightTable(tensors: weights, source: source)
+        let table = WeightTable(tensors: weights, source: source, trainable: trainable)
         let hidden = c.hiddenSize
-        var params: [String: Variable] = [:]
-        func frozen(_ name: String, _ shape: [Int]) throws -> Variable {
-            let v = Variable(try table.take(name, shape), requiresGrad: trainable(name), name: name)
-            params[name] = v
-            return v
-        }
+        let frozen = table.variable
         func norm(_ prefix: String) throws -> Norm {
             Norm(weight: try frozen("\(prefix).LayerNorm.weight", [hidden]),
                  bias: try frozen("\(prefix).LayerNorm.bias", [hidden]))
@@ -106,7 +101,7 @@ public final class BertModel {
         }
         self.layers = layers
         linearSites = sites
-        parameters = params
+        parameters = table.parameters
     }
 
     /// Loads the encoder of a Hugging Face directory (`config.json` with `model_type`

@@ -59,8 +59,7 @@ public final class GPT2Model: LanguageModel {
     /// `attn.masked_bias`) are ignored.
     ///
     /// - Parameters:
-    ///   - weights: f32 tensors, or bf16/f16 matrices for a frozen model. Trainable
-    ///     ones are copied (a checkpoint tensor may borrow read-only mapped memory).
+    ///   - weights: f32 tensors, or bf16/f16 matrices for a frozen model.
     ///   - trainable: which weights (by their name in ``parameters``) get gradients.
     /// - Throws: ``ModelError`` naming a missing tensor or a shape that does not fit.
     public init(configuration c: GPT2Configuration, weights: [String: Tensor], source: String,
@@ -71,23 +70,12 @@ public final class GPT2Model: LanguageModel {
             let canonical = name.hasPrefix("transformer.") || name.hasPrefix("lm_head.") ? name : "transformer." + name
             named[canonical] = tensor
         }
-        let table = WeightTable(tensors: named, source: source)
+        let table = WeightTable(tensors: named, source: source, trainable: trainable)
         let hidden = c.hiddenSize, inner = c.intermediateSize
-        var params: [String: Variable] = [:]
-        func frozen(_ name: String, _ shape: [Int]) throws -> Variable {
-            // A trainable weight gets its own memory: checkpoint tensors may borrow a
-            // read-only file mapping.
-            let t = try table.take(name, shape)
-            let v = Variable(trainable(name) ? t.copy() : t, requiresGrad: trainable(name), name: name)
-            params[name] = v
-            return v
-        }
+        let frozen = table.variable
         /// A Conv1D weight stored `[inF, outF]`, held as `[outF, inF]`.
         func conv1D(_ name: String, _ inF: Int, _ outF: Int) throws -> Variable {
-            let v = Variable(Self.transposed(try table.take(name, [inF, outF])), requiresGrad: trainable(name),
-                             name: name)
-            params[name] = v
-            return v
+            table.register(name, Self.transposed(try table.take(name, [inF, outF])))
         }
         tokenEmbeddings = try frozen("transformer.wte.weight", [c.vocabularySize, hidden])
         positionEmbeddings = try frozen("transformer.wpe.weight", [c.maxPositions, hidden])
@@ -125,7 +113,7 @@ public final class GPT2Model: LanguageModel {
         // GPT2LMHeadModel ties lm_head to wte; a stored copy is the same matrix.
         lmHead = tokenEmbeddings
         linearSites = sites
-        parameters = params
+        parameters = table.parameters
     }
 
     /// `[R, K]` → `[K, R]` for 4-byte (f32) and 2-byte (bf16, f16) elements.

@@ -43,24 +43,9 @@ public final class LlamaModel: LanguageModel {
     public init(configuration c: LlamaConfiguration, weights: [String: Tensor], source: String,
                 trainable: (String) -> Bool = { _ in false }) throws {
         configuration = c
-        let table = WeightTable(tensors: weights, source: source)
+        let table = WeightTable(tensors: weights, source: source, trainable: trainable)
         let hidden = c.hiddenSize, qWidth = c.headCount * c.headDim, kvWidth = c.kvHeadCount * c.headDim
-        var params: [String: Variable] = [:]
-        func frozen(_ name: String, _ shape: [Int]) throws -> Variable {
-            let train = trainable(name)
-            let t = try table.take(name, shape)
-            // A trainable weight is updated in place: never into a (read-only) file mapping.
-            let v = Variable(train ? t.copy() : t, requiresGrad: train, name: name)
-            params[name] = v
-            return v
-        }
-        func optionalFrozen(_ name: String, _ shape: [Int]) throws -> Variable? {
-            guard let t = try table.optional(name, shape) else { return nil }
-            let train = trainable(name)
-            let v = Variable(train ? t.copy() : t, requiresGrad: train, name: name)
-            params[name] = v
-            return v
-        }
+        let frozen = table.variable
         embedTokens = try frozen("model.embed_tokens.weight", [c.vocabularySize, hidden])
         var sites: [LinearSite] = []
         var blocks: [Block] = []
@@ -95,13 +80,13 @@ public final class LlamaModel: LanguageModel {
         }
         self.blocks = blocks
         finalNorm = try frozen("model.norm.weight", [hidden])
-        if let head = try optionalFrozen("lm_head.weight", [c.vocabularySize, hidden]), !c.tieWordEmbeddings {
+        if let head = try table.optionalVariable("lm_head.weight", [c.vocabularySize, hidden]), !c.tieWordEmbeddings {
             lmHead = head
         } else {
             lmHead = embedTokens
         }
         linearSites = sites
-        parameters = params
+        parameters = table.parameters
         rope = RoPETable(headDim: c.headDim, base: c.ropeTheta, maxPositions: c.maxPositions)
     }
 

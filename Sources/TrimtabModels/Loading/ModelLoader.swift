@@ -65,11 +65,7 @@ public enum ModelLoader {
             var weights: [String: Tensor] = [:]
             for name in checkpoint.tensorNames {
                 var t = try checkpoint.tensor(name)
-                if t.rank == 2 && matrixType != .f32 {
-                    t = t.converted(to: matrixType)
-                } else if trainable(name) {
-                    t = t.copy()  // the file is mapped read-only; an optimizer writes into trainable weights
-                }
+                if t.rank == 2 && matrixType != .f32 { t = t.converted(to: matrixType) }
                 weights[name] = t
             }
             return weights

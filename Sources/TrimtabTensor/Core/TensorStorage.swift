@@ -17,6 +17,10 @@ public final class TensorStorage: @unchecked Sendable {
     private let owner: AnyObject?
     private let owned: Bool
 
+    /// Whether this storage allocated its memory (rather than borrowing, e.g., a read-only
+    /// file mapping).
+    public var isOwned: Bool { owned }
+
     /// Allocates `byteCount` zeroed bytes.
     public init(byteCount: Int) {
         precondition(byteCount >= 0, "negative allocation")
