@@ -44,19 +44,7 @@ final class ActivationOpTests: XCTestCase {
     func testAgainstPyTorch() throws {
         let file = try FixtureFile.load("ops_pointwise")
         func run(_ name: String, inputs: [String], _ build: (Tape, [Variable]) -> Variable) throws {
-            let c = try XCTUnwrap(file.named(name), "fixture case \(name)")
-            let vars = inputs.map { Variable(c.tensor($0), requiresGrad: true, name: $0) }
-            let tape = Tape()
-            let y = build(tape, vars)
-            assertClose(y.value, c.tensor("y"), atol: 1e-5, rtol: 1e-4, "\(name) y")
-            tape.backward(from: y, gradient: c.tensor("R"))
-            var worst = maxAbsDiff(y.value, c.tensor("y"))
-            for (key, v) in zip(inputs, vars) {
-                let grad = try XCTUnwrap(v.grad, "\(name): no gradient for \(key)")
-                assertClose(grad, c.tensor("d" + key), atol: 1e-5, rtol: 1e-4, "\(name) d\(key)")
-                worst = max(worst, maxAbsDiff(grad, c.tensor("d" + key)))
-            }
-            print("ops_pointwise \(name): max |diff| vs torch \(worst)")
+            try checkAgainstFixture(file, name, inputs: inputs, build)
         }
         try run("silu", inputs: ["x"]) { $0.silu($1[0]) }
         try run("gelu", inputs: ["x"]) { $0.gelu($1[0]) }

@@ -69,3 +69,23 @@ public enum FixtureValue: Decodable {
     public var string: String? { if case let .string(s) = self { return s }; return nil }
     public var ints: [Int]? { if case let .list(l) = self { return l.map { Int($0) } }; return nil }
 }
+
+/// Runs `build` on the inputs of fixture case `name` and checks the output `y` and the
+/// gradients `d<input>` of Σ y ⊙ R (the case's `R`) against the reference, within
+/// `atol + rtol·|expected|`; prints the largest difference.
+public func checkAgainstFixture(_ file: FixtureFile, _ name: String, inputs: [String], atol: Float = 1e-5,
+                                rtol: Float = 1e-4, _ build: (Tape, [Variable]) -> Variable) throws {
+    let c = try XCTUnwrap(file.named(name), "fixture case \(name)")
+    let vars = inputs.map { Variable(c.tensor($0), requiresGrad: true, name: $0) }
+    let tape = Tape()
+    let y = build(tape, vars)
+    assertClose(y.value, c.tensor("y"), atol: atol, rtol: rtol, "\(name) y")
+    tape.backward(from: y, gradient: c.tensor("R"))
+    var worst = maxAbsDiff(y.value, c.tensor("y"))
+    for (key, v) in zip(inputs, vars) {
+        let grad = try XCTUnwrap(v.grad, "\(name): no gradient for \(key)")
+        assertClose(grad, c.tensor("d" + key), atol: atol, rtol: rtol, "\(name) d\(key)")
+        worst = max(worst, maxAbsDiff(grad, c.tensor("d" + key)))
+    }
+    print("\(name): max |diff| vs reference \(worst)")
+}
