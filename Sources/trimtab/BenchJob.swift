@@ -44,6 +44,8 @@ enum BenchJobs {
         KernelBench.self,
         PrefillBench.self,
         DecodeBench.self,
+        PromptTuningStepBench.self,
+        PrefixTuningStepBench.self,
     ]
 
     /// The job called `name`, if any.

@@ -1,6 +1,7 @@
 import Foundation
 import TrimtabModels
 import TrimtabTensor
+import TrimtabTrain
 
 /// `trimtab bench --job prefill`: forward-only throughput of a whole model on a batch.
 ///
@@ -64,7 +65,7 @@ struct PrefillBench: BenchJob {
             var row = BenchReport.Row(id: type.rawValue, labels: [type.rawValue, "\(Self.batch)×\(Self.tokens)"])
             row.values["ours"] = Double(Self.batch * Self.tokens) / seconds
             row.values["ours_ms"] = seconds * 1e3
-            if let peak = Self.statusKiB("VmHWM") { row.values["ours_rss"] = peak / 1024 }
+            if let peak = ProcessMemory.peakResidentBytes { row.values["ours_rss"] = Double(peak) / 1_048_576 }
             report.rows.append(row)
         }
         return report
@@ -78,17 +79,6 @@ struct PrefillBench: BenchJob {
             throw BenchError.missingModel(path: path)
         }
         return path
-    }
-
-    /// A `/proc/self/status` field in KiB (`VmHWM`, `VmRSS`).
-    static func statusKiB(_ field: String) -> Double? {
-        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
-            let number = line.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces)
-                .split(separator: " ").first
-            return number.flatMap { Double($0) }
-        }
-        return nil
     }
 
     /// Resets `VmHWM` to the current RSS (Linux ≥ 4.0: writing 5 to `clear_refs`).

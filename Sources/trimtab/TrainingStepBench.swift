@@ -1,0 +1,131 @@
+import Foundation
+import TrimtabModels
+import TrimtabPEFT
+import TrimtabTensor
+import TrimtabTrain
+
+/// A training step of a PEFT method on a frozen model, timed as `trimtab bench` jobs.
+///
+/// One step is what the trainer does per batch: forward with the adapter's hooks, the
+/// next-token loss over every position of B = 8 rows of T = 128 random tokens, backward,
+/// global-norm clipping and an AdamW update of the adapter's parameters. The model loads
+/// with f32 weight matrices (row `f32`) and with bf16 ones (row `bf16`). Reports real
+/// tokens per second (virtual tokens not counted), milliseconds per step, peak resident
+/// memory, and the achieved GFLOP/s counted as the issue defines it: 4·N FLOPs per token
+/// for a frozen model (forward + input-gradient backward), N the model's parameter count
+/// without the embedding table plus the output projection.
+/// `scripts/bench/torch_<job>.py` runs the same step with transformers + PEFT.
+protocol TrainingStepJob: BenchJob {
+    /// The adapter the step trains.
+    static func makeAdapter(model: LanguageModel, loaded: LoadedModel) throws -> Adapter
+    /// How the method is described in the report.
+    static var methodSummary: String { get }
+}
+
+extension TrainingStepJob {
+    static var batch: Int { 8 }
+    static var tokens: Int { 128 }
+
+    func run(_ options: BenchOptions) throws -> BenchReport {
+        let path = try PrefillBench.modelPath(options)
+        var report = BenchReport(
+            job: Self.name,
+            unit: "tokens/s (higher is better), ms per step, peak RSS in MiB, GFLOP/s (4·N per token); "
+                + "ratio = ours over PyTorch tokens/s",
+            summary: "\(Self.methodSummary) training step on \(URL(fileURLWithPath: path).lastPathComponent), "
+                + "B=\(Self.batch) T=\(Self.tokens), loss on every position, AdamW",
+            machine: BenchMachine.describe(),
+            settings: ["timing": "median of steps after one warm-up, \(options.seconds) s per row, at least 3 steps",
+                       "model": path],
+            labelTitles: ["weights", "B×T"],
+            columns: [.init(key: "ours", title: "ours tok/s"), .init(key: "torch", title: "torch tok/s"),
+                      .init(key: "ours_ms", title: "ours ms"), .init(key: "torch_ms", title: "torch ms"),
+                      .init(key: "ours_rss", title: "ours RSS MiB"), .init(key: "torch_rss", title: "torch RSS MiB"),
+                      .init(key: "ours_gflops", title: "ours GFLOP/s")],
+            ratios: [.init(key: "ours_torch", title: "ours/torch", numerator: "ours", denominator: "torch")],
+            layout: ["ours", "torch", "ours_torch", "ours_ms", "torch_ms", "ours_rss", "torch_rss", "ours_gflops"],
+            rows: [], total: nil)
+        if let only = options.only { report.settings["only"] = only }
+        report.notes.append("RSS: VmHWM of this process, reset before each row (after the previous model is freed); "
+                            + "torch: ru_maxrss of a fresh process per row")
+
+        var rng = SplitMix64(seed: 42)
+        for type in [DType.f32, .bf16] where options.includes(type.rawValue) {
+            PrefillBench.resetPeakRSS()
+            options.log("\(Self.name) \(type.rawValue): loading \(path)")
+            let seconds: Double
+            let flopsPerToken: Double
+            do {
+                let loaded = try ModelLoader.load(path, matrixType: type)
+                let model = loaded.model
+                flopsPerToken = 4 * Double(Self.frozenMatrixParameters(model))
+                let adapter = try Self.makeAdapter(model: model, loaded: loaded)
+                let parameters = adapter.trainableParameters.keys.sorted().compactMap { adapter.trainableParameters[$0] }
+                let optimizer = try AdamW(parameters: parameters, learningRate: 1e-3)
+                let examples = (0..<Self.batch).map { _ in
+                    EncodedExample(ids: (0..<Self.tokens).map { _ in Int32(rng.next() % UInt64(model.vocabularySize)) },
+                                   lossMask: [0] + [UInt8](repeating: 1, count: Self.tokens - 1))
+                }
+                let batch = TrainingBatch(examples)
+                let tape = Tape()
+                adapter.isTraining = true
+                options.log("\(Self.name) \(type.rawValue): timing")
+                var timer = BenchTimer(seconds: options.seconds)
+                timer.warmups = 1
+                seconds = timer.measure([{
+                    tape.reset()
+                    optimizer.zeroGrad()
+                    let loss = LanguageModelLoss.loss(model: model, batch: batch, hooks: adapter, tape: tape)
+                    tape.backward(from: loss)
+                    _ = clipGradientNorm(parameters, maxNorm: 1)
+                    optimizer.step()
+                }])[0].median
+            }
+            var row = BenchReport.Row(id: type.rawValue, labels: [type.rawValue, "\(Self.batch)×\(Self.tokens)"])
+            let tokens = Double(Self.batch * Self.tokens)
+            row.values["ours"] = tokens / seconds
+            row.values["ours_ms"] = seconds * 1e3
+            row.values["ours_gflops"] = tokens * flopsPerToken / seconds / 1e9
+            if let peak = ProcessMemory.peakResidentBytes { row.values["ours_rss"] = Double(peak) / 1_048_576 }
+            report.rows.append(row)
+        }
+        return report
+    }
+
+    /// Parameters of the model's matrix products per token: every weight matrix but the
+    /// embedding table, plus the output projection (tied or not).
+    static func frozenMatrixParameters(_ model: LanguageModel) -> Int {
+        var total = 0
+        for (name, variable) in model.parameters where variable.value.rank == 2 && !name.contains("embed_tokens") {
+            total += variable.value.count
+        }
+        if model.parameters["lm_head.weight"] == nil { total += model.vocabularySize * model.hiddenSize }
+        return total
+    }
+}
+
+/// `trimtab bench --job prompt-tuning`: a 20-token soft prompt (random init).
+struct PromptTuningStepBench: TrainingStepJob {
+    static let name = "prompt-tuning"
+    static let summary = "tokens/s, ms per step and peak RSS of a prompt-tuning training step "
+        + "(20 virtual tokens) on B=8 T=128, f32 and bf16 weights"
+    static let methodSummary = "prompt tuning (20 virtual tokens)"
+
+    static func makeAdapter(model: LanguageModel, loaded: LoadedModel) throws -> Adapter {
+        try TrimtabPEFT.makeAdapter(.promptTuning, options: PromptMethodOptions(virtualTokens: 20, seed: 42),
+                                    model: model, tokenizer: loaded.tokenizer)
+    }
+}
+
+/// `trimtab bench --job prefix-tuning`: 20 prefix rows per layer, no projection.
+struct PrefixTuningStepBench: TrainingStepJob {
+    static let name = "prefix-tuning"
+    static let summary = "tokens/s, ms per step and peak RSS of a prefix-tuning training step "
+        + "(20 virtual tokens per layer) on B=8 T=128, f32 and bf16 weights"
+    static let methodSummary = "prefix tuning (20 virtual tokens, no projection)"
+
+    static func makeAdapter(model: LanguageModel, loaded: LoadedModel) throws -> Adapter {
+        try TrimtabPEFT.makeAdapter(.prefixTuning, options: PromptMethodOptions(virtualTokens: 20, seed: 42),
+                                    model: model, tokenizer: loaded.tokenizer)
+    }
+}

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""PyTorch's side of the training-step jobs (`prompt-tuning`, `prefix-tuning`): transformers + PEFT.
+
+The same step as Sources/trimtab/TrainingStepBench.swift: SmolLM2-135M-Instruct from the
+cached GGUF (`AutoModelForCausalLM.from_pretrained(dir, gguf_file=name)`), frozen, wrapped
+with `get_peft_model` (PromptTuningConfig or PrefixTuningConfig, 20 virtual tokens, random
+init); 8 rows of 128 random tokens with `labels=input_ids` (loss on every position);
+forward, backward, `clip_grad_norm_(1)`, torch AdamW step. Row `f32` keeps f32 weights;
+row `bf16` casts the frozen model to bfloat16 (the adapter's parameters stay f32, as
+Trimtab's do), run under `torch.autocast("cpu", dtype=torch.bfloat16)`. Each row runs in
+its own child process on 2 threads so its peak RSS (ru_maxrss) is its own.
+
+Writes JSON that `trimtab bench --job JOB --compare FILE` merges by row id; bench/run calls
+it through scripts/bench/torch_prompt_tuning.py / torch_prefix_tuning.py.
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+B, T, P = 8, 128, 20
+DEFAULT_MODEL = os.path.join(os.environ.get("TRIMTAB_CACHE", os.path.expanduser("~/.cache/trimtab")),
+                             "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+
+
+def child(args):
+    import torch
+    from peft import PrefixTuningConfig, PromptTuningConfig, TaskType, get_peft_model
+    from transformers import AutoModelForCausalLM
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(42)
+    model = AutoModelForCausalLM.from_pretrained(os.path.dirname(args.model), gguf_file=os.path.basename(args.model),
+                                                 dtype=torch.float32)
+    if args.row == "bf16":
+        model = model.to(torch.bfloat16)
+    if args.method == "prompt-tuning":
+        config = PromptTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=P)
+    else:
+        config = PrefixTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=P)
+    pm = get_peft_model(model, config)
+    for p in pm.parameters():
+        if p.requires_grad:
+            p.data = p.data.float()
+    pm.train()
+    params = [p for p in pm.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=1e-3)
+    ids = torch.randint(0, model.config.vocab_size, (B, T), generator=torch.Generator().manual_seed(42))
+
+    def step():
+        optimizer.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.row == "bf16"):
+            loss = pm(input_ids=ids, labels=ids).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+
+    step()  # warm-up
+    times, spent = [], 0.0
+    while len(times) < 3 or spent < args.seconds:
+        start = time.perf_counter()
+        step()
+        took = time.perf_counter() - start
+        times.append(took)
+        spent += took
+        print(f"torch {args.method} {args.row}: {took * 1e3:.0f} ms", file=sys.stderr)
+    seconds = statistics.median(times)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB
+    print(json.dumps({"torch": B * T / seconds, "torch_ms": seconds * 1e3, "torch_rss": rss,
+                      "torch_version": torch.__version__}))
+
+
+def main(method):
+    parser = argparse.ArgumentParser(description=f"PyTorch + PEFT {method} training step")
+    parser.add_argument("--out")
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--only", default="")
+    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--row", help=argparse.SUPPRESS)  # internal: run one row in this process
+    parser.add_argument("--method", default=method, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.row:
+        child(args)
+        return
+    rows, version = [], "?"
+    for row in ("f32", "bf16"):
+        if args.only.lower() not in row:
+            continue
+        out = subprocess.run([sys.executable, os.path.abspath(__file__), "--row", row, "--method", method,
+                              "--model", args.model, "--seconds", str(args.seconds), "--threads", str(args.threads)],
+                             check=True, stdout=subprocess.PIPE, text=True).stdout
+        values = json.loads(out.strip().splitlines()[-1])
+        version = values.pop("torch_version")
+        rows.append({"id": row, "values": values})
+    report = {
+        "source": f"torch {version} + transformers + PEFT ({args.threads} threads)",
+        "columns": [{"key": "torch", "title": "torch tok/s"}, {"key": "torch_ms", "title": "torch ms"},
+                    {"key": "torch_rss", "title": "torch RSS MiB"}],
+        "rows": rows,
+        "details": {"model": args.model, "seconds_per_row": args.seconds, "method": method},
+    }
+    with open(args.out, "w") as f:
+        json.dump(report, f, indent=1)
+
+
+if __name__ == "__main__" and len(sys.argv) > 1 and "--method" in sys.argv:
+    main(sys.argv[sys.argv.index("--method") + 1])
