@@ -48,11 +48,12 @@ final class ServerHTTPTests: XCTestCase {
         XCTAssertGreaterThan(Set(expected.prefix(8).map(\.text)).count, 4, "adapters should change the text")
         let cases = expected
         try await s.app.test(.live) { client in
+            let port = try XCTUnwrap(client.port)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for (i, e) in cases.enumerated() {
                     group.addTask {
                         let stream = i % 3 == 0
-                        let response = try await client.post("/v1/completions", [
+                        let response = try await postAlone(port: port, "/v1/completions", [
                             "model": e.name, "prompt": e.prompt, "max_tokens": e.maxTokens, "temperature": 0,
                             "stream": stream,
                         ])
@@ -87,6 +88,14 @@ final class ServerHTTPTests: XCTestCase {
             XCTAssertTrue(text.contains("trimtab_batch_occupancy"), text)
             XCTAssertTrue(text.contains("trimtab_request_duration_seconds_bucket"), text)
             XCTAssertTrue(text.contains("trimtab_queue_depth"), text)
+            // Decode steps ran several rows at once (the requests were really batched).
+            func value(_ prefix: String) -> Double? {
+                text.split(separator: "\n").first { $0.hasPrefix(prefix) }
+                    .flatMap { Double($0.split(separator: " ").last ?? "") }
+            }
+            let steps = try XCTUnwrap(value("trimtab_batch_occupancy_count"), text)
+            let single = try XCTUnwrap(value("trimtab_batch_occupancy_bucket{le=\"1.0\"}"), text)
+            XCTAssertLessThan(single, steps / 2, "most decode steps should carry more than one row")
         }
     }
 
@@ -259,8 +268,9 @@ final class ServerHTTPTests: XCTestCase {
         let app = Application(router: TrimtabServer(state: s.state).makeRouter(),
                               configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(.live) { client in
+            let port = try XCTUnwrap(client.port)
             let body: [String: Any] = ["model": "tiny", "prompt": "the cat", "max_tokens": 3, "temperature": 0]
-            let waiting = (0..<2).map { _ in Task { try await client.post("/v1/completions", body) } }
+            let waiting = (0..<2).map { _ in Task { try await postAlone(port: port, "/v1/completions", body) } }
             while s.state.engine.load.queued < 2 { try await Task.sleep(nanoseconds: 5_000_000) }
             let refused = try await client.post("/v1/completions", body)
             XCTAssertEqual(refused.status, .tooManyRequests)

@@ -93,11 +93,25 @@ enum ServeFixture {
     }
 }
 
+/// What the tests read of a response, from the shared test client or a client of its own.
+protocol HTTPReply {
+    var status: HTTPResponse.Status { get }
+    var bytes: ByteBuffer { get }
+}
+
+extension TestResponse: HTTPReply {
+    var bytes: ByteBuffer { body }
+}
+
+extension TestClient.Response: HTTPReply {
+    var bytes: ByteBuffer { body ?? ByteBuffer() }
+}
+
 /// JSON helpers for responses.
-extension TestResponse {
+extension HTTPReply {
     var json: [String: Any] {
         get throws {
-            let data = Data(body.readableBytesView)
+            let data = Data(bytes.readableBytesView)
             return try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any],
                                  String(decoding: data, as: UTF8.self))
         }
@@ -110,7 +124,7 @@ extension TestResponse {
 
     /// The `data:` payloads of a server-sent event stream.
     var events: [String] {
-        String(decoding: body.readableBytesView, as: UTF8.self)
+        String(decoding: bytes.readableBytesView, as: UTF8.self)
             .components(separatedBy: "\n\n")
             .filter { !$0.isEmpty }
             .map { $0.hasPrefix("data: ") ? String($0.dropFirst(6)) : "<not data: \($0)>" }
@@ -128,5 +142,14 @@ extension TestClientProtocol {
     func post(_ uri: String, raw: String) async throws -> TestResponse {
         try await execute(uri: uri, method: .post, headers: [.contentType: "application/json"],
                           body: ByteBuffer(string: raw))
+    }
+}
+
+/// POSTs a JSON object on a connection of its own: the shared test client sends its
+/// requests one after another on one connection, so concurrent requests need their own.
+func postAlone(port: Int, _ uri: String, _ object: Any) async throws -> TestClient.Response {
+    let data = try JSONSerialization.data(withJSONObject: object)
+    return try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
+        try await client.post(uri, headers: [.contentType: "application/json"], body: ByteBuffer(bytes: data))
     }
 }
