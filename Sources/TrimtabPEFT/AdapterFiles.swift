@@ -126,6 +126,11 @@ public enum AdapterFiles {
             case PrefixTuningConfiguration.peftType:
                 let configuration = try decoder.decode(PrefixTuningConfiguration.self, from: data)
                 adapter = try PrefixTuningAdapter(configuration: configuration, prefix: try prompt(), model: model)
+            case BottleneckConfiguration.peftType:
+                let configuration = try decoder.decode(BottleneckConfiguration.self, from: data)
+                adapter = try BottleneckAdapter(configuration: configuration, tensors: { name in
+                    weights.contains(name) ? try weights.tensor(name, as: .f32) : nil
+                }, model: model)
             default:
                 throw AdapterError.unsupportedMethod(file: configURL.path, peftType: header.peftType)
             }
@@ -133,6 +138,8 @@ public enum AdapterFiles {
             switch error {
             case let .shapeMismatch(file, tensor, expected, got) where file == weightsName:
                 throw AdapterError.shapeMismatch(file: weightsURL.path, tensor: tensor, expected: expected, got: got)
+            case let .missingTensor(file, name) where file == weightsName:
+                throw AdapterError.missingTensor(file: weightsURL.path, name: name)
             default:
                 throw error.inFile(configURL.path)
             }

@@ -12,7 +12,7 @@ import TrimtabTrain
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a prompt-tuning, P-tuning or prefix-tuning adapter on a frozen model.",
+        abstract: "Train a prompt-tuning, P-tuning, prefix-tuning or bottleneck adapter on a frozen model.",
         discussion: """
         Data is JSONL: {"text"}, {"prompt","completion"}, {"messages":[...]} or {"text","label"} \
         (classification with --template and --labels). The run directory gets config.json, \
@@ -31,7 +31,7 @@ struct TrainCommand: ParsableCommand {
     var model: String?
     @Option(help: "Storage of the frozen weight matrices: f32 or bf16 (default f32).")
     var weights: String?
-    @Option(help: "prompt-tuning, p-tuning or prefix-tuning.")
+    @Option(help: "prompt-tuning, p-tuning, prefix-tuning or adapter (bottleneck adapters).")
     var method: String?
     @Option(help: ArgumentHelp("Training data (JSONL).", valueName: "file"))
     var data: String?
@@ -55,6 +55,12 @@ struct TrainCommand: ParsableCommand {
     var encoderHiddenSize: Int?
     @Flag(inversion: .prefixedNo, help: "Prefix tuning through an MLP reparameterisation (default off).")
     var prefixProjection: Bool?
+    @Option(help: "Bottleneck adapters: hidden size ÷ bottleneck width (default 16).")
+    var reductionFactor: Int?
+    @Option(help: "Bottleneck adapters: houlsby (after attention and FFN) or pfeiffer (after FFN; default).")
+    var adapterKind: String?
+    @Option(help: "Bottleneck adapters: relu (default), gelu, silu or tanh.")
+    var nonLinearity: String?
 
     // Optimisation.
     @Option(help: "Passes over the data (default 1; --steps overrides).")
@@ -106,7 +112,7 @@ struct TrainCommand: ParsableCommand {
 
     static let fileKeys: Set<String> = [
         "model", "weights", "method", "data", "valid", "output", "virtual-tokens", "init", "init-text", "encoder",
-        "encoder-hidden-size", "prefix-projection", "epochs", "steps", "batch-size", "grad-accum", "lr", "weight-decay",
+        "encoder-hidden-size", "prefix-projection", "reduction-factor", "adapter-kind", "non-linearity", "epochs", "steps", "batch-size", "grad-accum", "lr", "weight-decay",
         "schedule", "warmup", "max-grad-norm", "max-seq-len", "seed", "eval-every", "save-every", "log-every",
         "early-stop", "eval-batch-size", "template", "labels",
     ]
@@ -116,7 +122,8 @@ struct TrainCommand: ParsableCommand {
 
         // Resolve every setting: command line, then file, then default.
         let methodName = try method ?? file.string("method") ?? "prompt-tuning"
-        let promptMethod = try Self.parseMethod(methodName)
+        let trainingMethod = try Self.parseMethod(methodName)
+        let promptMethod = trainingMethod.promptMethod
         guard let dataPath = try data ?? file.string("data") else {
             throw ValidationError("--data is required (a JSONL file)")
         }
@@ -132,7 +139,7 @@ struct TrainCommand: ParsableCommand {
         }
 
         var c = TrainingConfiguration()
-        c.learningRate = try lr ?? file.double("lr").map(Float.init) ?? Self.defaultLearningRate(promptMethod)
+        c.learningRate = try lr ?? file.double("lr").map(Float.init) ?? trainingMethod.defaultLearningRate
         if steps != nil || epochs != nil {
             c.steps = steps
             c.epochs = epochs ?? 1
@@ -184,6 +191,8 @@ struct TrainCommand: ParsableCommand {
         }
         options.seed = c.seed
         options.baseModelNameOrPath = modelPath
+        let bottleneck = try Self.bottleneckOptions(file: file, cli: (reductionFactor, adapterKind, nonLinearity),
+                                                   method: trainingMethod)
 
         let templateText = try template.map(Self.unescape) ?? file.string("template")
         var labelWords: [(label: String, word: String)] = []
@@ -226,7 +235,8 @@ struct TrainCommand: ParsableCommand {
               + "hidden \(loaded.model.hiddenSize)), loaded in " + String(format: "%.1f s", Date().timeIntervalSince(loadStart)))
         let adapter: Adapter
         do {
-            adapter = try makeAdapter(promptMethod, options: options, model: loaded.model, tokenizer: loaded.tokenizer)
+            adapter = try makeAdapter(trainingMethod, options: MethodOptions(prompt: options, bottleneck: bottleneck),
+                                      model: loaded.model, tokenizer: loaded.tokenizer)
         } catch let AdapterError.invalidOption(field, reason) {
             throw ValidationError("\(Self.flag(forOption: field)): \(reason)")
         }
@@ -238,6 +248,8 @@ struct TrainCommand: ParsableCommand {
             "init-text": options.initText ?? "", "encoder": encoderName,
             "encoder-hidden-size": options.encoderHiddenSize.map(String.init) ?? "",
             "prefix-projection": String(options.prefixProjection), "config": config ?? "",
+            "reduction-factor": String(bottleneck.reductionFactor), "adapter-kind": bottleneck.architecture.rawValue,
+            "non-linearity": bottleneck.nonLinearity.rawValue,
             "resumed-from": checkpoint?.path ?? "",
         ]
         trainer.observer = ConsoleProgress(logEvery: c.logEvery)
@@ -251,13 +263,41 @@ struct TrainCommand: ParsableCommand {
         }
     }
 
-    static func parseMethod(_ name: String) throws -> PromptMethod {
-        switch name.lowercased().replacingOccurrences(of: "_", with: "-") {
-        case "prompt-tuning": return .promptTuning
-        case "p-tuning": return .pTuning
-        case "prefix-tuning": return .prefixTuning
-        default: throw ValidationError("--method must be prompt-tuning, p-tuning or prefix-tuning, not '\(name)'")
+    static func parseMethod(_ name: String) throws -> TrainingMethod {
+        guard let method = TrainingMethod(name: name) else {
+            let names = TrainingMethod.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ValidationError("--method must be one of \(names), not '\(name)'")
         }
+        return method
+    }
+
+    /// The bottleneck settings (command line, then file, then defaults); refused for other methods.
+    static func bottleneckOptions(file: SettingsFile, cli: (Int?, String?, String?),
+                                  method: TrainingMethod) throws -> BottleneckOptions {
+        var b = BottleneckOptions()
+        let factor = try cli.0 ?? file.int("reduction-factor")
+        let kind = try cli.1 ?? file.string("adapter-kind")
+        let activation = try cli.2 ?? file.string("non-linearity")
+        if method != .adapter, factor != nil || kind != nil || activation != nil {
+            throw ValidationError("--reduction-factor, --adapter-kind and --non-linearity apply to --method adapter only")
+        }
+        if let factor {
+            guard factor >= 1 else { throw ValidationError("--reduction-factor must be ≥ 1") }
+            b.reductionFactor = factor
+        }
+        if let kind {
+            guard let value = BottleneckConfiguration.Architecture(rawValue: kind.lowercased()) else {
+                throw ValidationError("--adapter-kind must be houlsby or pfeiffer, not '\(kind)'")
+            }
+            b.architecture = value
+        }
+        if let activation {
+            guard let value = BottleneckConfiguration.NonLinearity(rawValue: activation.lowercased()) else {
+                throw ValidationError("--non-linearity must be relu, gelu, silu or tanh, not '\(activation)'")
+            }
+            b.nonLinearity = value
+        }
+        return b
     }
 
     static func parseInit(_ name: String) throws -> PromptInit {
@@ -266,15 +306,6 @@ struct TrainCommand: ParsableCommand {
         case "vocab", "sample-vocab", "sample_vocab": return .sampleVocab
         case "text": return .text
         default: throw ValidationError("--init must be random, vocab or text, not '\(name)'")
-        }
-    }
-
-    /// PEFT's example learning rates: 3e-2 (prompt tuning), 1e-3 (P-tuning), 1e-2 (prefix tuning).
-    static func defaultLearningRate(_ method: PromptMethod) -> Float {
-        switch method {
-        case .promptTuning: return 3e-2
-        case .pTuning: return 1e-3
-        case .prefixTuning: return 1e-2
         }
     }
 
@@ -287,6 +318,7 @@ struct TrainCommand: ParsableCommand {
         case "encoderHiddenSize": return "--encoder-hidden-size"
         case "encoder": return "--encoder"
         case "prefixProjection": return "--prefix-projection"
+        case "reductionFactor": return "--reduction-factor"
         default: return "--\(field)"
         }
     }

@@ -4,20 +4,29 @@ import TrimtabPEFT
 import TrimtabTensor
 @testable import TrimtabTrain
 
-/// Every prompt-learning method of TrimtabPEFT through the trainer: the loss falls, a stop
+/// Every training method of TrimtabPEFT through the trainer: the loss falls, a stop
 /// and resume continues exactly (P-tuning's encoder and the prefix projection live only
 /// in `trainer_state/`), and the saved adapter, loaded back, evaluates as the trained one.
 final class PEFTMethodTrainingTests: XCTestCase {
-    let cases: [(String, PromptMethod, PromptMethodOptions)] = [
-        ("prompt-tuning", .promptTuning, PromptMethodOptions(virtualTokens: 4, seed: 1)),
-        ("prompt-tuning-vocab", .promptTuning, PromptMethodOptions(virtualTokens: 4, initialisation: .sampleVocab, seed: 1)),
-        ("p-tuning-mlp", .pTuning, PromptMethodOptions(virtualTokens: 4, encoder: .mlp, encoderHiddenSize: 16, seed: 1)),
-        ("p-tuning-lstm", .pTuning, PromptMethodOptions(virtualTokens: 4, encoder: .lstm, encoderHiddenSize: 16, seed: 1)),
-        ("prefix-tuning", .prefixTuning, PromptMethodOptions(virtualTokens: 4, seed: 1)),
-        ("prefix-projection", .prefixTuning, PromptMethodOptions(virtualTokens: 4, encoderHiddenSize: 16, prefixProjection: true, seed: 1)),
+    let cases: [(String, TrainingMethod, MethodOptions)] = [
+        ("prompt-tuning", .promptTuning, MethodOptions(prompt: PromptMethodOptions(virtualTokens: 4, seed: 1))),
+        ("prompt-tuning-vocab", .promptTuning,
+         MethodOptions(prompt: PromptMethodOptions(virtualTokens: 4, initialisation: .sampleVocab, seed: 1))),
+        ("p-tuning-mlp", .pTuning,
+         MethodOptions(prompt: PromptMethodOptions(virtualTokens: 4, encoder: .mlp, encoderHiddenSize: 16, seed: 1))),
+        ("p-tuning-lstm", .pTuning,
+         MethodOptions(prompt: PromptMethodOptions(virtualTokens: 4, encoder: .lstm, encoderHiddenSize: 16, seed: 1))),
+        ("prefix-tuning", .prefixTuning, MethodOptions(prompt: PromptMethodOptions(virtualTokens: 4, seed: 1))),
+        ("prefix-projection", .prefixTuning,
+         MethodOptions(prompt: PromptMethodOptions(virtualTokens: 4, encoderHiddenSize: 16, prefixProjection: true, seed: 1))),
+        ("adapter-pfeiffer", .adapter,
+         MethodOptions(prompt: PromptMethodOptions(seed: 1), bottleneck: BottleneckOptions(reductionFactor: 4))),
+        ("adapter-houlsby", .adapter,
+         MethodOptions(prompt: PromptMethodOptions(seed: 1),
+                       bottleneck: BottleneckOptions(architecture: .houlsby, reductionFactor: 4, nonLinearity: .tanh))),
     ]
 
-    func run(_ method: PromptMethod, _ options: PromptMethodOptions, output: URL, stopAfter: Int? = nil,
+    func run(_ method: TrainingMethod, _ options: MethodOptions, output: URL, stopAfter: Int? = nil,
              resume: URL? = nil) throws -> (Trainer, Adapter, StepRecorder, TrainingSummary) {
         let model = try TinySetup.model()
         let tok = try TinySetup.tokenizer()
@@ -50,7 +59,7 @@ final class PEFTMethodTrainingTests: XCTestCase {
             let (_, _, first, stopped) = try run(method, options, output: dir, stopAfter: 3)
             XCTAssertEqual(stopped.status, .interrupted, name)
             var other = options
-            other.seed = 77  // the checkpoint, not the seed, decides the parameters
+            other.prompt.seed = 77  // the checkpoint, not the seed, decides the parameters
             let (_, resumedAdapter, second, _) = try run(method, other, output: dir,
                                                          resume: try XCTUnwrap(Trainer.latestCheckpoint(in: dir)))
             XCTAssertEqual(first.losses + second.losses, straight.losses, "\(name): resumed losses")
