@@ -63,12 +63,19 @@ final class MixedAdapterTests: XCTestCase {
 
     /// The logits of `row`'s real tokens (`[count, vocab]`, flattened) in `batch`.
     static func rowLogits(_ model: LanguageModel, _ hooks: ModelHooks?, _ batch: TokenBatch, row: Int) -> [Float] {
+        allRowLogits(model, hooks, batch)[row]
+    }
+
+    /// The logits of every row's real tokens (`[count, vocab]`, flattened), one forward pass.
+    static func allRowLogits(_ model: LanguageModel, _ hooks: ModelHooks?, _ batch: TokenBatch) -> [[Float]] {
         let tape = Tape(recording: false)
         let (hidden, virtualCount) = model.hiddenStates(batch, tape: tape, hooks: hooks, cache: nil)
         let logits = model.logits(hidden, tape: tape).value
         let vocab = model.vocabularySize, width = virtualCount + batch.length
-        let start = (row * width + virtualCount) * vocab
-        return Array(UnsafeBufferPointer(start: logits.floats + start, count: batch.validCount(row: row) * vocab))
+        return (0..<batch.batchSize).map { row in
+            let start = (row * width + virtualCount) * vocab
+            return Array(UnsafeBufferPointer(start: logits.floats + start, count: batch.validCount(row: row) * vocab))
+        }
     }
 
     /// Checks every row of a mixed batch against the row alone; returns the largest difference.
@@ -78,8 +85,9 @@ final class MixedAdapterTests: XCTestCase {
         let batch = TokenBatch(rows: prompts)
         let mixed = MixedAdapterHooks(rows: adapters.map(\.adapter))
         var worst: Float = 0
+        let all = allRowLogits(model, mixed, batch)
         for (row, prompt) in prompts.enumerated() {
-            let together = rowLogits(model, mixed, batch, row: row)
+            let together = all[row]
             let alone = rowLogits(model, adapters[row].adapter, TokenBatch(rows: [prompt]), row: 0)
             XCTAssertEqual(together.count, alone.count, file: file, line: line)
             let diff = maxAbsDiff(together, alone)
