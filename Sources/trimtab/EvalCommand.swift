@@ -160,7 +160,7 @@ struct EvalCommand: ParsableCommand {
         for path in paths {
             let (adapter, extras) = try AdapterFiles.load(from: URL(fileURLWithPath: path), model: loaded.model)
             adapter.isTraining = false
-            let stored = try extras.map { try TaskFormat(extras: $0) }
+            let stored: TaskFormat? = try extras.map { try TaskFormat(extras: $0) } ?? nil
             let task = try Self.task(stored: stored, dataset: dataset, data: data, templateText: templateText,
                                      labelWords: labelWords)
             let length = maxSeqLen ?? extras?.values["max_seq_len"].flatMap { Int($0) } ?? 256

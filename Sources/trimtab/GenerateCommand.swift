@@ -23,8 +23,8 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "The prompt.")
     var prompt: String
     @Option(parsing: .singleValue,
-            help: "An adapter directory (PEFT format) to steer the model with; repeat it or give a comma list to "
-                + "continue the prompt once per adapter in one batch.")
+            help: ArgumentHelp("An adapter directory (PEFT format) to steer the model with; repeat it or give a comma "
+                               + "list to continue the prompt once per adapter in one batch.", valueName: "dir"))
     var adapter: [String] = []
     @Flag(help: "With several adapters: continue the prompt with the base model in the same batch too.")
     var withBase = false
