@@ -131,6 +131,11 @@ public enum AdapterFiles {
                 adapter = try BottleneckAdapter(configuration: configuration, tensors: { name in
                     weights.contains(name) ? try weights.tensor(name, as: .f32) : nil
                 }, model: model)
+            case let type where BaseWeightMethod(peftType: type) != nil:
+                let configuration = try decoder.decode(BaseWeightConfiguration.self, from: data)
+                var tensors: [String: Tensor] = [:]
+                for name in weights.tensorNames { tensors[name] = try weights.tensor(name, as: .f32) }
+                adapter = try BaseWeightAdapter(configuration: configuration, tensors: tensors, model: model)
             default:
                 throw AdapterError.unsupportedMethod(file: configURL.path, peftType: header.peftType)
             }

@@ -8,6 +8,12 @@ public enum TrainingMethod: String, CaseIterable, Sendable {
     case prefixTuning = "prefix-tuning"
     /// Bottleneck adapters (Houlsby / Pfeiffer), ``BottleneckAdapter``.
     case adapter
+    /// BitFit: the model's biases (``BaseWeightAdapter``).
+    case bitfit
+    /// LayerNorm tuning: the model's norm weights (PEFT `LN_TUNING`).
+    case lnTuning = "ln-tuning"
+    /// Full fine-tuning: every weight.
+    case full
 
     /// The method named `name` (`prompt_tuning` and `PROMPT-TUNING` work too), or `nil`.
     public init?(name: String) {
@@ -20,19 +26,39 @@ public enum TrainingMethod: String, CaseIterable, Sendable {
         case .promptTuning: return .promptTuning
         case .pTuning: return .pTuning
         case .prefixTuning: return .prefixTuning
-        case .adapter: return nil
+        case .adapter, .bitfit, .lnTuning, .full: return nil
         }
+    }
+
+    /// The base-weight method behind this one, if it is one: the model must then be
+    /// loaded with ``trainableWeights`` as its trainable predicate.
+    public var baseWeightMethod: BaseWeightMethod? {
+        switch self {
+        case .bitfit: return .bitfit
+        case .lnTuning: return .lnTuning
+        case .full: return .full
+        case .promptTuning, .pTuning, .prefixTuning, .adapter: return nil
+        }
+    }
+
+    /// Which checkpoint weights train (pass to `ModelLoader.load(_:matrixType:trainable:)`);
+    /// none for methods that add their own parameters.
+    public var trainableWeights: @Sendable (String) -> Bool {
+        guard let method = baseWeightMethod else { return { _ in false } }
+        return { method.trainable($0) }
     }
 
     /// A learning rate that works for the method on small models: PEFT's examples for the
     /// prompt methods (3e-2, 1e-3, 1e-2); 1e-3 for bottleneck adapters (AdapterHub's
-    /// 1e-4 is tuned for runs of many epochs).
+    /// 1e-4 is tuned for runs of many epochs), BitFit and LN tuning (BitFit's paper
+    /// searches 1e-4…1e-3); 5e-5 for full fine-tuning.
     public var defaultLearningRate: Float {
         switch self {
         case .promptTuning: return 3e-2
         case .pTuning: return 1e-3
         case .prefixTuning: return 1e-2
-        case .adapter: return 1e-3
+        case .adapter, .bitfit, .lnTuning: return 1e-3
+        case .full: return 5e-5
         }
     }
 }
@@ -59,6 +85,8 @@ public struct MethodOptions: Sendable {
     /// `baseModelNameOrPath` apply to every method.
     public var prompt: PromptMethodOptions
     public var bottleneck: BottleneckOptions
+    /// The base model's name for messages (`SmolLM2-135M-Instruct has no bias terms`).
+    public var modelName: String?
 
     public init(prompt: PromptMethodOptions = PromptMethodOptions(), bottleneck: BottleneckOptions = BottleneckOptions()) {
         self.prompt = prompt
@@ -87,6 +115,11 @@ public func makeAdapter(_ method: TrainingMethod, options: MethodOptions, model:
                                                     taskType: options.prompt.taskType,
                                                     baseModelNameOrPath: options.prompt.baseModelNameOrPath)
         return try BottleneckAdapter(configuration: configuration, model: model, seed: options.prompt.seed)
+    case .bitfit, .lnTuning, .full:
+        return try BaseWeightAdapter(method: method.baseWeightMethod!, model: model,
+                                     modelName: options.modelName,
+                                     configuration: nil).withTask(options.prompt.taskType,
+                                                                  base: options.prompt.baseModelNameOrPath)
     case .promptTuning, .pTuning, .prefixTuning:
         preconditionFailure("handled above")
     }

@@ -160,6 +160,10 @@ struct EvalCommand: ParsableCommand {
         for path in paths {
             let (adapter, extras) = try AdapterFiles.load(from: URL(fileURLWithPath: path), model: loaded.model)
             adapter.isTraining = false
+            if adapter is BaseWeightAdapter && (paths.count > 1 || withBase) {
+                throw ValidationError("\(path) is a \(adapter.peftType) adapter: it changes the model's own weights, so it "
+                                      + "cannot share a batch with other adapters or the base; evaluate it alone")
+            }
             let stored: TaskFormat? = try extras.map { try TaskFormat(extras: $0) } ?? nil
             let task = try Self.task(stored: stored, dataset: dataset, data: data, templateText: templateText,
                                      labelWords: labelWords)

@@ -78,6 +78,10 @@ struct GenerateCommand: ParsableCommand {
         for path in paths {
             let loadedAdapter = try AdapterFiles.load(from: URL(fileURLWithPath: path), model: loaded.model).0
             loadedAdapter.isTraining = false
+            if loadedAdapter is BaseWeightAdapter && (paths.count > 1 || withBase) {
+                throw ValidationError("\(path) is a \(loadedAdapter.peftType) adapter: it changes the model's own weights, so it "
+                                      + "cannot share a batch with other adapters or the base; evaluate it alone")
+            }
             adapters.append(loadedAdapter)
         }
         let hooks: ModelHooks? = adapters.first

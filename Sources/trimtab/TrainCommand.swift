@@ -12,7 +12,7 @@ import TrimtabTrain
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a prompt-tuning, P-tuning, prefix-tuning or bottleneck adapter on a frozen model.",
+        abstract: "Train a PEFT adapter (prompt, prefix, bottleneck) or the model's own biases, norms or weights.",
         discussion: """
         Data is JSONL: {"text"}, {"prompt","completion"}, {"messages":[...]} or {"text","label"} \
         (classification with --template and --labels). The run directory gets config.json, \
@@ -31,7 +31,7 @@ struct TrainCommand: ParsableCommand {
     var model: String?
     @Option(help: "Storage of the frozen weight matrices: f32 or bf16 (default f32).")
     var weights: String?
-    @Option(help: "prompt-tuning, p-tuning, prefix-tuning or adapter (bottleneck adapters).")
+    @Option(help: "prompt-tuning, p-tuning, prefix-tuning, adapter (bottleneck adapters), bitfit, ln-tuning or full.")
     var method: String?
     @Option(help: ArgumentHelp("Training data (JSONL).", valueName: "file"))
     var data: String?
@@ -230,15 +230,25 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("\(modelPath) is missing: run scripts/fetch-assets.sh, or pass --model PATH")
         }
         let loadStart = Date()
-        let loaded = try ModelLoader.load(modelPath, matrixType: matrixType)
+        if trainingMethod == .full && matrixType != .f32 {
+            throw ValidationError("--method full trains every weight in f32; drop --weights \(weightsName)")
+        }
+        let loaded = try ModelLoader.load(modelPath, matrixType: matrixType, trainable: trainingMethod.trainableWeights)
         print("model: \(loaded.source) (\(loaded.model.architecture), \(loaded.model.layerCount) layers, "
               + "hidden \(loaded.model.hiddenSize)), loaded in " + String(format: "%.1f s", Date().timeIntervalSince(loadStart)))
         let adapter: Adapter
         do {
-            adapter = try makeAdapter(trainingMethod, options: MethodOptions(prompt: options, bottleneck: bottleneck),
-                                      model: loaded.model, tokenizer: loaded.tokenizer)
+            var methodOptions = MethodOptions(prompt: options, bottleneck: bottleneck)
+            methodOptions.modelName = Self.modelName(modelPath)
+            adapter = try makeAdapter(trainingMethod, options: methodOptions, model: loaded.model, tokenizer: loaded.tokenizer)
         } catch let AdapterError.invalidOption(field, reason) {
             throw ValidationError("\(Self.flag(forOption: field)): \(reason)")
+        }
+        if trainingMethod == .full {
+            let count = adapter.trainableParameters.values.reduce(0) { $0 + $1.value.count }
+            let gib = Double(count * 4) / 1_073_741_824
+            print(String(format: "full fine-tuning: %.1f M parameters; weights %.2f GiB + gradients %.2f GiB + AdamW "
+                         + "moments %.2f GiB = %.2f GiB before activations", Double(count) / 1e6, gib, gib, 2 * gib, 4 * gib))
         }
         let trainer = try Trainer(model: loaded.model, tokenizer: loaded.tokenizer, adapter: adapter, task: task,
                                   train: train, valid: validSet, configuration: c, output: outputURL)
@@ -261,6 +271,19 @@ struct TrainCommand: ParsableCommand {
             print("resume with the same command and --resume")
             throw ExitCode(130)
         }
+    }
+
+    /// `SmolLM2-135M-Instruct` for `…/SmolLM2-135M-Instruct.Q4_1.gguf` or a model directory.
+    static func modelName(_ path: String) -> String {
+        var name = URL(fileURLWithPath: path).lastPathComponent
+        if name.hasSuffix(".gguf") {
+            name = String(name.dropLast(5))
+            if let dot = name.lastIndex(of: "."), name[name.index(after: dot)...].uppercased().hasPrefix("Q")
+                || name[name.index(after: dot)...].uppercased().hasPrefix("F") {
+                name = String(name[..<dot])
+            }
+        }
+        return name
     }
 
     static func parseMethod(_ name: String) throws -> TrainingMethod {

@@ -44,6 +44,8 @@ public final class MixedAdapterHooks: ModelHooks {
         var members: [ObjectIdentifier: (Adapter, [Int])] = [:]
         for (b, adapter) in rows.enumerated() {
             guard let adapter else { continue }
+            precondition(!(adapter is BaseWeightAdapter) || Set(rows.map { $0.map(ObjectIdentifier.init) }).count == 1,
+                         "mixed adapters: \(adapter.peftType) changes the model's own weights and cannot share a batch")
             let id = ObjectIdentifier(adapter)
             if members[id] == nil {
                 order.append(id)
