@@ -24,11 +24,13 @@ final class PEFTMethodTrainingTests: XCTestCase {
         ("adapter-houlsby", .adapter,
          MethodOptions(prompt: PromptMethodOptions(seed: 1),
                        bottleneck: BottleneckOptions(architecture: .houlsby, reductionFactor: 4, nonLinearity: .tanh))),
+        ("ln-tuning", .lnTuning, MethodOptions(prompt: PromptMethodOptions(seed: 1))),
+        ("full", .full, MethodOptions(prompt: PromptMethodOptions(seed: 1))),
     ]
 
     func run(_ method: TrainingMethod, _ options: MethodOptions, output: URL, stopAfter: Int? = nil,
              resume: URL? = nil) throws -> (Trainer, Adapter, StepRecorder, TrainingSummary) {
-        let model = try TinySetup.model()
+        let model = try TinySetup.model(trainable: method.trainableWeights)
         let tok = try TinySetup.tokenizer()
         let train = try JSONLDataset(examples: TinySetup.sentimentExamples(count: 32, seed: 1), source: "train.jsonl")
         let valid = try JSONLDataset(examples: TinySetup.sentimentExamples(count: 8, seed: 2), source: "valid.jsonl")
@@ -36,7 +38,7 @@ final class PEFTMethodTrainingTests: XCTestCase {
         var c = TrainingConfiguration()
         c.steps = 8
         c.batchSize = 4
-        c.learningRate = 3e-2
+        c.learningRate = method == .full ? 2e-3 : 3e-2
         c.evalEvery = 4
         let adapter = try makeAdapter(method, options: options, model: model, tokenizer: tok)
         let trainer = try Trainer(model: model, tokenizer: tok, adapter: adapter, task: task, train: train, valid: valid,
