@@ -12,7 +12,7 @@ import TrimtabTrain
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a prompt-tuning, P-tuning or prefix-tuning adapter on a frozen model.",
+        abstract: "Train a prompt-tuning, P-tuning, prefix-tuning, LoRA or (IA)³ adapter on a frozen model.",
         discussion: """
         Data is JSONL: {"text"}, {"prompt","completion"}, {"messages":[...]} or {"text","label"} \
         (classification with --template and --labels). The run directory gets config.json, \
@@ -31,7 +31,7 @@ struct TrainCommand: ParsableCommand {
     var model: String?
     @Option(help: "Storage of the frozen weight matrices: f32 or bf16 (default f32).")
     var weights: String?
-    @Option(help: "prompt-tuning, p-tuning or prefix-tuning.")
+    @Option(help: "prompt-tuning, p-tuning, prefix-tuning, lora or ia3.")
     var method: String?
     @Option(help: ArgumentHelp("Training data (JSONL).", valueName: "file"))
     var data: String?
@@ -55,6 +55,8 @@ struct TrainCommand: ParsableCommand {
     var encoderHiddenSize: Int?
     @Flag(inversion: .prefixedNo, help: "Prefix tuning through an MLP reparameterisation (default off).")
     var prefixProjection: Bool?
+    @OptionGroup(title: "LoRA and (IA)³")
+    var linear: LinearMethodFlags
 
     // Optimisation.
     @Option(help: "Passes over the data (default 1; --steps overrides).")
@@ -65,7 +67,7 @@ struct TrainCommand: ParsableCommand {
     var batchSize: Int?
     @Option(help: "Forward passes per optimizer step (default 1).")
     var gradAccum: Int?
-    @Option(help: "Peak learning rate (default: 3e-2 prompt tuning, 1e-3 P-tuning, 1e-2 prefix tuning).")
+    @Option(help: "Peak learning rate (default: 3e-2 prompt tuning, 1e-3 P-tuning, 1e-2 prefix tuning, 1e-3 LoRA, 3e-3 (IA)³).")
     var lr: Float?
     @Option(help: "AdamW weight decay (default 0).")
     var weightDecay: Double?
@@ -104,19 +106,24 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Continue from this checkpoint directory.", valueName: "dir"))
     var resumeFrom: String?
 
-    static let fileKeys: Set<String> = [
+    static let fileKeys: Set<String> = Set<String>([
         "model", "weights", "method", "data", "valid", "output", "virtual-tokens", "init", "init-text", "encoder",
         "encoder-hidden-size", "prefix-projection", "epochs", "steps", "batch-size", "grad-accum", "lr", "weight-decay",
         "schedule", "warmup", "max-grad-norm", "max-seq-len", "seed", "eval-every", "save-every", "log-every",
         "early-stop", "eval-batch-size", "template", "labels",
-    ]
+    ]).union(LinearMethodFlags.fileKeys)
 
     func run() throws {
         let file = try config.map { try SettingsFile(path: $0, known: Self.fileKeys) } ?? SettingsFile()
 
         // Resolve every setting: command line, then file, then default.
         let methodName = try method ?? file.string("method") ?? "prompt-tuning"
-        let promptMethod = try Self.parseMethod(methodName)
+        let linearMethod = LinearMethodFlags.method(methodName)
+        let promptMethod = try linearMethod == nil ? Self.parseMethod(methodName) : .promptTuning
+        if linearMethod == nil && linear.anySet {
+            throw ValidationError("--rank, --alpha, --lora-dropout, --target-modules, --layers, --rslora, --dora and --bias "
+                                  + "apply to --method lora or ia3")
+        }
         guard let dataPath = try data ?? file.string("data") else {
             throw ValidationError("--data is required (a JSONL file)")
         }
@@ -132,7 +139,8 @@ struct TrainCommand: ParsableCommand {
         }
 
         var c = TrainingConfiguration()
-        c.learningRate = try lr ?? file.double("lr").map(Float.init) ?? Self.defaultLearningRate(promptMethod)
+        c.learningRate = try lr ?? file.double("lr").map(Float.init) 
+            ?? linearMethod.map(LinearMethodFlags.defaultLearningRate) ?? Self.defaultLearningRate(promptMethod)
         if steps != nil || epochs != nil {
             c.steps = steps
             c.epochs = epochs ?? 1
@@ -225,10 +233,19 @@ struct TrainCommand: ParsableCommand {
         print("model: \(loaded.source) (\(loaded.model.architecture), \(loaded.model.layerCount) layers, "
               + "hidden \(loaded.model.hiddenSize)), loaded in " + String(format: "%.1f s", Date().timeIntervalSince(loadStart)))
         let adapter: Adapter
+        var linearSettings: [String: String] = [:]
         do {
-            adapter = try makeAdapter(promptMethod, options: options, model: loaded.model, tokenizer: loaded.tokenizer)
+            if let linearMethod {
+                let (linearOptions, recorded) = try linear.options(linearMethod, file: file, seed: c.seed, baseModel: modelPath)
+                linearSettings = recorded
+                adapter = try makeLinearAdapter(linearMethod, options: linearOptions, model: loaded.model)
+            } else {
+                adapter = try makeAdapter(promptMethod, options: options, model: loaded.model, tokenizer: loaded.tokenizer)
+            }
         } catch let AdapterError.invalidOption(field, reason) {
-            throw ValidationError("\(Self.flag(forOption: field)): \(reason)")
+            throw ValidationError("\(linearMethod == nil ? Self.flag(forOption: field) : LinearMethodFlags.flag(forOption: field)): \(reason)")
+        } catch let error as AdapterError {
+            throw ValidationError("\(error)")
         }
         let trainer = try Trainer(model: loaded.model, tokenizer: loaded.tokenizer, adapter: adapter, task: task,
                                   train: train, valid: validSet, configuration: c, output: outputURL)
@@ -239,7 +256,7 @@ struct TrainCommand: ParsableCommand {
             "encoder-hidden-size": options.encoderHiddenSize.map(String.init) ?? "",
             "prefix-projection": String(options.prefixProjection), "config": config ?? "",
             "resumed-from": checkpoint?.path ?? "",
-        ]
+        ].merging(linearSettings) { $1 }
         trainer.observer = ConsoleProgress(logEvery: c.logEvery)
         let monitor = InterruptMonitor { [trainer] in trainer.requestStop() }
         let summary = try trainer.run(resumingFrom: checkpoint)
@@ -256,7 +273,7 @@ struct TrainCommand: ParsableCommand {
         case "prompt-tuning": return .promptTuning
         case "p-tuning": return .pTuning
         case "prefix-tuning": return .prefixTuning
-        default: throw ValidationError("--method must be prompt-tuning, p-tuning or prefix-tuning, not '\(name)'")
+        default: throw ValidationError("--method must be prompt-tuning, p-tuning, prefix-tuning, lora or ia3, not '\(name)'")
         }
     }
 

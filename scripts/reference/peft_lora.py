@@ -4,8 +4,8 @@ and of Trimtab-merged model directories.
 Default mode (writes fixtures into Tests/TrimtabPEFTTests/Fixtures/peft/):
   lora   -- LoraConfig(r=4, lora_alpha=8, q_proj+v_proj, layers_to_transform=[0, 14, 29])
   dora   -- LoraConfig(r=2, lora_alpha=4, use_dora, use_rslora, q_proj+v_proj, layers [3, 20])
-  ia3    -- IA3Config() (PEFT's Llama defaults: k_proj, v_proj, down_proj; down_proj scales
-            its input), all 30 layers
+  ia3    -- IA3Config with PEFT's Llama default modules (k_proj, v_proj, down_proj;
+            down_proj scales its input) on layers 2, 17, 29 (full module paths)
   Each is built with a fixed seed, trained 3 Adam steps (lr 1e-2) on a sentence so B,
   the magnitudes and the vectors are away from their initial values, saved with
   save_pretrained, reloaded with PeftModel.from_pretrained, and the adapted model's logits
@@ -24,7 +24,7 @@ Default mode (writes fixtures into Tests/TrimtabPEFTTests/Fixtures/peft/):
   (max |dlogit| / max|logit|) and the token ids; exits non-zero above 1e-3 or on any id
   difference.
 
-Run:
+Run (ONLY=<name> regenerates one fixture):
   "$(scripts/reference/setup-venv.sh)" scripts/reference/peft_lora.py
   "$(scripts/reference/setup-venv.sh)" scripts/reference/peft_lora.py --check /tmp/trimtab-lora-export
   "$(scripts/reference/setup-venv.sh)" scripts/reference/peft_lora.py --check-merged /tmp/trimtab-merge-export
@@ -50,7 +50,13 @@ def method_configs():
                             layers_to_transform=[0, 14, 29])),
         ("dora", LoraConfig(task_type=TaskType.CAUSAL_LM, r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"],
                             layers_to_transform=[3, 20], use_dora=True, use_rslora=True)),
-        ("ia3", IA3Config(task_type=TaskType.CAUSAL_LM)),
+        # PEFT's Llama defaults (k_proj, v_proj, down_proj; down_proj scales its input), on
+        # three layers to keep the fixture small (a full-path list, as IA3 has no
+        # layers_to_transform).
+        ("ia3", IA3Config(task_type=TaskType.CAUSAL_LM,
+                          target_modules=["model.layers.%d.%s" % (i, m) for i in (2, 17, 29)
+                                          for m in ("self_attn.k_proj", "self_attn.v_proj", "mlp.down_proj")],
+                          feedforward_modules=["model.layers.%d.mlp.down_proj" % i for i in (2, 17, 29)])),
     ]
 
 
@@ -59,7 +65,10 @@ def write_fixtures():
     rows = peft_prompt.rows_for(tok)
     out_dir = os.path.join(FIXTURES, "peft")
     os.makedirs(out_dir, exist_ok=True)
+    only = os.environ.get("ONLY")
     for index, (name, config) in enumerate(method_configs()):
+        if only and name != only:
+            continue
         print("==", name)
         torch.manual_seed(200 + index)
         pm = get_peft_model(copy.deepcopy(base), config)
