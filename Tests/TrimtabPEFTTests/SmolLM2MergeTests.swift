@@ -63,7 +63,9 @@ final class SmolLM2MergeTests: XCTestCase {
                                                                              layers: [4], dora: true, seed: 5), model: model)
         TinyModel.perturb(dora, seed: 6)
         adapters.append(("dora_all_linear", dora))
-        for (name, adapter) in adapters {
+        // Each merge writes and reads 540 MB: by default one adapter (DoRA, which runs the
+        // LoRA path too); all of them when exporting for the Python check.
+        for (name, adapter) in adapters where environment != nil || name == "dora" {
             adapter.isTraining = false
             let directory = root.appendingPathComponent(name)
             let merged = try XCTUnwrap(adapter as? MergeableAdapter).mergedWeights()
