@@ -101,6 +101,7 @@ def check_merged(directory):
     if not names:
         sys.exit("no merged model directories in %s" % directory)
     worst_all, ids_ok = 0.0, True
+    gguf_tok, _ = peft_prompt.load_base()
     for name in names:
         path = os.path.join(directory, name)
         model = AutoModelForCausalLM.from_pretrained(path, torch_dtype=torch.float32)
@@ -123,11 +124,13 @@ def check_merged(directory):
             if hf != case["ids"]:
                 mismatches += 1
                 print("   ids differ for %r:\n     HF      %s\n     Trimtab %s" % (case["text"][:60], hf[:20], case["ids"][:20]))
-        template_ok = ""
-        if "chat" in theirs:
-            rendered = tok.apply_chat_template(theirs["chat"]["messages"], tokenize=False, add_generation_prompt=True)
-            template_ok = ", chat template %s" % ("equal" if rendered == theirs["chat"]["text"] else "DIFFERS")
-            ids_ok = ids_ok and rendered == theirs["chat"]["text"]
+        # The chat template and special tokens are those of the GGUF's own tokenizer.
+        messages = [{"role": "user", "content": "Hello there"}]
+        rendered = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        expected = gguf_tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        same = rendered == expected and tok.eos_token == gguf_tok.eos_token and tok.bos_token == gguf_tok.bos_token
+        template_ok = ", chat template and special tokens %s" % ("equal" if same else "DIFFER: %r vs %r" % (rendered, expected))
+        ids_ok = ids_ok and same
         print("%-10s transformers vs Trimtab (adapted, unmerged): max |dlogit| / max|logit| = %.2e; "
               "token ids: %d/%d texts equal%s" % (name, worst, len(token_cases) - mismatches, len(token_cases), template_ok))
         worst_all = max(worst_all, worst)
