@@ -12,7 +12,7 @@ import TrimtabTrain
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a PEFT adapter (prompt, prefix, bottleneck) or the model's own biases, norms or weights.",
+        abstract: "Train a PEFT adapter (prompt, prefix, LoRA, (IA)³, bottleneck) or the model's own biases, norms or weights.",
         discussion: """
         Data is JSONL: {"text"}, {"prompt","completion"}, {"messages":[...]} or {"text","label"} \
         (classification with --template and --labels). The run directory gets config.json, \
@@ -31,7 +31,7 @@ struct TrainCommand: ParsableCommand {
     var model: String?
     @Option(help: "Storage of the frozen weight matrices: f32 or bf16 (default f32).")
     var weights: String?
-    @Option(help: "prompt-tuning, p-tuning, prefix-tuning, adapter (bottleneck adapters), bitfit, ln-tuning or full.")
+    @Option(help: "prompt-tuning, p-tuning, prefix-tuning, lora, ia3, adapter (bottleneck adapters), bitfit, ln-tuning or full.")
     var method: String?
     @Option(help: ArgumentHelp("Training data (JSONL).", valueName: "file"))
     var data: String?
@@ -61,6 +61,8 @@ struct TrainCommand: ParsableCommand {
     var adapterKind: String?
     @Option(help: "Bottleneck adapters: relu (default), gelu, silu or tanh.")
     var nonLinearity: String?
+    @OptionGroup(title: "LoRA and (IA)³")
+    var linear: LinearMethodFlags
 
     // Optimisation.
     @Option(help: "Passes over the data (default 1; --steps overrides).")
@@ -71,7 +73,7 @@ struct TrainCommand: ParsableCommand {
     var batchSize: Int?
     @Option(help: "Forward passes per optimizer step (default 1).")
     var gradAccum: Int?
-    @Option(help: "Peak learning rate (default: 3e-2 prompt tuning, 1e-3 P-tuning, 1e-2 prefix tuning).")
+    @Option(help: "Peak learning rate (default: 3e-2 prompt tuning, 1e-3 P-tuning, 1e-2 prefix tuning, 1e-3 LoRA, 3e-3 (IA)³).")
     var lr: Float?
     @Option(help: "AdamW weight decay (default 0).")
     var weightDecay: Double?
@@ -110,20 +112,26 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Continue from this checkpoint directory.", valueName: "dir"))
     var resumeFrom: String?
 
-    static let fileKeys: Set<String> = [
+    static let fileKeys: Set<String> = Set<String>([
         "model", "weights", "method", "data", "valid", "output", "virtual-tokens", "init", "init-text", "encoder",
         "encoder-hidden-size", "prefix-projection", "reduction-factor", "adapter-kind", "non-linearity", "epochs", "steps", "batch-size", "grad-accum", "lr", "weight-decay",
         "schedule", "warmup", "max-grad-norm", "max-seq-len", "seed", "eval-every", "save-every", "log-every",
         "early-stop", "eval-batch-size", "template", "labels",
-    ]
+    ]).union(LinearMethodFlags.fileKeys)
 
     func run() throws {
         let file = try config.map { try SettingsFile(path: $0, known: Self.fileKeys) } ?? SettingsFile()
 
         // Resolve every setting: command line, then file, then default.
         let methodName = try method ?? file.string("method") ?? "prompt-tuning"
-        let trainingMethod = try Self.parseMethod(methodName)
-        let promptMethod = trainingMethod.promptMethod
+        let linearMethod = LinearMethodFlags.method(methodName)
+        // LoRA and (IA)³ are made by their own factory; the other methods by TrainingMethod's.
+        let trainingMethod: TrainingMethod = try linearMethod == nil ? Self.parseMethod(methodName) : .promptTuning
+        let promptMethod = linearMethod == nil ? trainingMethod.promptMethod : nil
+        if linearMethod == nil && linear.anySet {
+            throw ValidationError("--rank, --alpha, --lora-dropout, --target-modules, --layers, --rslora, --dora and --bias "
+                                  + "apply to --method lora or ia3")
+        }
         guard let dataPath = try data ?? file.string("data") else {
             throw ValidationError("--data is required (a JSONL file)")
         }
@@ -139,7 +147,8 @@ struct TrainCommand: ParsableCommand {
         }
 
         var c = TrainingConfiguration()
-        c.learningRate = try lr ?? file.double("lr").map(Float.init) ?? trainingMethod.defaultLearningRate
+        c.learningRate = try lr ?? file.double("lr").map(Float.init)
+            ?? linearMethod.map(LinearMethodFlags.defaultLearningRate) ?? trainingMethod.defaultLearningRate
         if steps != nil || epochs != nil {
             c.steps = steps
             c.epochs = epochs ?? 1
@@ -237,12 +246,22 @@ struct TrainCommand: ParsableCommand {
         print("model: \(loaded.source) (\(loaded.model.architecture), \(loaded.model.layerCount) layers, "
               + "hidden \(loaded.model.hiddenSize)), loaded in " + String(format: "%.1f s", Date().timeIntervalSince(loadStart)))
         let adapter: Adapter
+        var linearSettings: [String: String] = [:]
         do {
-            var methodOptions = MethodOptions(prompt: options, bottleneck: bottleneck)
-            methodOptions.modelName = Self.modelName(modelPath)
-            adapter = try makeAdapter(trainingMethod, options: methodOptions, model: loaded.model, tokenizer: loaded.tokenizer)
+            if let linearMethod {
+                let (linearOptions, recorded) = try linear.options(linearMethod, file: file, seed: c.seed, baseModel: modelPath)
+                linearSettings = recorded
+                adapter = try makeLinearAdapter(linearMethod, options: linearOptions, model: loaded.model)
+            } else {
+                var methodOptions = MethodOptions(prompt: options, bottleneck: bottleneck)
+                methodOptions.modelName = Self.modelName(modelPath)
+                adapter = try makeAdapter(trainingMethod, options: methodOptions, model: loaded.model,
+                                          tokenizer: loaded.tokenizer)
+            }
         } catch let AdapterError.invalidOption(field, reason) {
-            throw ValidationError("\(Self.flag(forOption: field)): \(reason)")
+            throw ValidationError("\(linearMethod == nil ? Self.flag(forOption: field) : LinearMethodFlags.flag(forOption: field)): \(reason)")
+        } catch let error as AdapterError {
+            throw ValidationError("\(error)")
         }
         if trainingMethod == .full {
             let count = adapter.trainableParameters.values.reduce(0) { $0 + $1.value.count }
@@ -261,7 +280,7 @@ struct TrainCommand: ParsableCommand {
             "reduction-factor": String(bottleneck.reductionFactor), "adapter-kind": bottleneck.architecture.rawValue,
             "non-linearity": bottleneck.nonLinearity.rawValue,
             "resumed-from": checkpoint?.path ?? "",
-        ]
+        ].merging(linearSettings) { $1 }
         trainer.observer = ConsoleProgress(logEvery: c.logEvery)
         let monitor = InterruptMonitor { [trainer] in trainer.requestStop() }
         let summary = try trainer.run(resumingFrom: checkpoint)
@@ -289,7 +308,7 @@ struct TrainCommand: ParsableCommand {
     static func parseMethod(_ name: String) throws -> TrainingMethod {
         guard let method = TrainingMethod(name: name) else {
             let names = TrainingMethod.allCases.map(\.rawValue).joined(separator: ", ")
-            throw ValidationError("--method must be one of \(names), not '\(name)'")
+            throw ValidationError("--method must be one of \(names), lora or ia3, not '\(name)'")
         }
         return method
     }

@@ -11,8 +11,11 @@ final class MixedAdapterTests: XCTestCase {
     private let model = TinyModel.make()
 
     /// Every kind of row a mixed batch can hold; `nil` adapters are base rows. Add a method
-    /// here and every pair test covers it.
-    static let kinds: [(label: String, make: (LanguageModel) throws -> Adapter?)] = [
+    /// here (or to `TinyModel.linearMethods`) and every pair test covers it.
+    static let kinds: [(label: String, make: (LanguageModel) throws -> Adapter?)] = ownKinds
+        + TinyModel.linearMethods.map { entry in (entry.label, { (model: LanguageModel) throws -> Adapter? in try entry.make(model) }) }
+
+    private static let ownKinds: [(label: String, make: (LanguageModel) throws -> Adapter?)] = [
         ("base", { _ in nil }),
         ("prompt tuning, 3 tokens", { try makeAdapter(.promptTuning, options: PromptMethodOptions(virtualTokens: 3, seed: 1),
                                                       model: $0, tokenizer: TinyModel.tokenizer) }),
