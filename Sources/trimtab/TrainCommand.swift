@@ -285,6 +285,12 @@ struct TrainCommand: ParsableCommand {
         let monitor = InterruptMonitor { [trainer] in trainer.requestStop() }
         let summary = try trainer.run(resumingFrom: checkpoint)
         withExtendedLifetime(monitor) {}
+        if trainingMethod == .full && summary.status == .completed {
+            // The fine-tuned model as a Hugging Face directory (transformers and --model DIR load it).
+            let directory = outputURL.appendingPathComponent("model")
+            try ModelDirectoryWriter.write(loaded, to: directory)
+            print("model: \(directory.path) (Hugging Face model directory)")
+        }
         print("report: \(outputURL.appendingPathComponent("report.html").path)")
         if summary.status == .interrupted {
             print("resume with the same command and --resume")

@@ -13,8 +13,10 @@ import TrimtabTensor
 /// Loading one from files writes its tensors into the model's variables, so the model
 /// itself becomes the adapted model: such an adapter cannot share a mixed-adapter batch
 /// with others. ``setEnabled(_:)`` swaps the base values back in (BitFit and LN tuning
-/// keep a copy of them; full fine-tuning does not, to save memory).
-public final class BaseWeightAdapter: Adapter {
+/// keep a copy of them; full fine-tuning does not, to save memory). As a
+/// ``MergeableAdapter`` its merged weights are the trained ones, so `trimtab merge` turns
+/// any of them into a Hugging Face model directory.
+public final class BaseWeightAdapter: MergeableAdapter {
     public let method: BaseWeightMethod
     public private(set) var configuration: BaseWeightConfiguration
     /// The model's variables this method trains, by checkpoint name.
@@ -141,6 +143,14 @@ public final class BaseWeightAdapter: Adapter {
             for (name, value) in baseValues { weights[name]?.value = value.copy() }
         }
         isEnabled = enabled
+    }
+
+    // MARK: - MergeableAdapter
+
+    /// The trained weights by checkpoint name (what `trimtab merge` writes into a model
+    /// directory; for full fine-tuning, every weight).
+    public func mergedWeights() -> [String: Tensor] {
+        weights.mapValues { $0.value.copy() }
     }
 
     // MARK: - ModelHooks
