@@ -79,6 +79,7 @@ public final class AdapterRegistry: @unchecked Sendable {
         } catch {
             throw RegistryError.loadFailed(name, reason: "\(error)")
         }
+        if let reason = MixedBatchHooks().unsupportedReason(adapter) { throw RegistryError.loadFailed(name, reason: reason) }
         return register(adapter, name: name)
     }
 

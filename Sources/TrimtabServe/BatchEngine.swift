@@ -62,7 +62,7 @@ public final class BatchEngine: @unchecked Sendable {
     /// - Parameter metrics: where counters and histograms go (`nil`: nowhere).
     public convenience init(model: LanguageModel, configuration: EngineConfiguration = EngineConfiguration(),
                             metrics: ServeMetrics? = nil) {
-        self.init(model: model, configuration: configuration, hooksFactory: PromptLearningBatchHooks(), metrics: metrics)
+        self.init(model: model, configuration: configuration, hooksFactory: MixedBatchHooks(), metrics: metrics)
     }
 
     init(model: LanguageModel, configuration: EngineConfiguration, hooksFactory: BatchHooksFactory, metrics: ServeMetrics?) {

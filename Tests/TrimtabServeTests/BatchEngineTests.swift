@@ -14,14 +14,14 @@ final class BatchEngineTests: XCTestCase {
         let directory = try ServeFixture.temporaryDirectory()
         try ServeFixture.writeAdapters(to: directory, model: model, tokenizer: tokenizer)
         let registry = AdapterRegistry(directory: directory, model: model)
-        let names: [String?] = [nil] + ServeFixture.adapters.map(\.name)
+        let names: [String?] = [nil] + ServeFixture.adapterNames
         let engine = BatchEngine(model: model, configuration: EngineConfiguration(maxBatch: 4, maxQueue: 64,
                                                                                   contextLength: 48))
         engine.start()
         let prompts = ["the cat", "a dog ran far away", "hello", "good film", "what is it", "x", "review: bad movie",
                        "on the mat"]
         var jobs: [(GenerationJob, [Int32])] = []
-        for i in 0..<18 {
+        for i in 0..<24 {
             let name = names[i % names.count]
             let adapter = try name.map { try registry.entry($0).adapter }
             let prompt = tokenizer.encode(prompts[i % prompts.count], addSpecialTokens: true)

@@ -30,7 +30,7 @@ final class ServerHTTPTests: XCTestCase {
 
     func testConcurrentRequestsOverEightAdaptersMatchAlone() async throws {
         let s = try setup()
-        let names = ServeFixture.adapters.map(\.name)
+        let names = ServeFixture.eight
         let prompts = ["the cat sat", "a dog ran far away", "hello there", "good film", "what is it", "x y z",
                        "review: bad movie", "on the mat", "once upon a time", "stop"]
         // 32 requests: 4 per adapter, every one with its own prompt and length.
@@ -299,7 +299,8 @@ final class ServerHTTPTests: XCTestCase {
                 return Dictionary(uniqueKeysWithValues: data.map { ($0["id"] as! String, $0) })
             }
             var listed = try await models()
-            XCTAssertEqual(Set(listed.keys), Set(["tiny"] + ServeFixture.adapters.map(\.name)))
+            XCTAssertEqual(Set(listed.keys), Set(["tiny"] + ServeFixture.adapterNames))
+            XCTAssertEqual(listed["lora-4"]?["method"] as? String, "LORA")
             XCTAssertEqual(listed["tiny"]?["method"] as? String, "base")
             XCTAssertEqual(listed["prefix-3"]?["method"] as? String, "PREFIX_TUNING")
             XCTAssertEqual(listed["soft-5"]?["loaded"] as? Bool, false)

@@ -35,9 +35,11 @@ enum ServeFixture {
         return try LlamaModel(configuration: configuration, weights: weights, source: "tiny")
     }
 
-    /// Eight adapters: soft prompts of 2, 5 and 9 tokens and one from text, P-tuning with
-    /// an MLP and an LSTM encoder, prefix tuning with and without projection.
-    static let adapters: [(name: String, method: PromptMethod, options: PromptMethodOptions)] = [
+    /// Adapters of every kind the server mixes: soft prompts of 2, 5 and 9 tokens and one
+    /// from text, P-tuning with an MLP and an LSTM encoder, prefix tuning with and without
+    /// projection, LoRA, DoRA and (IA)³ (their fresh identity weights perturbed, so they
+    /// change the output).
+    static let promptAdapters: [(name: String, method: PromptMethod, options: PromptMethodOptions)] = [
         ("soft-2", .promptTuning, PromptMethodOptions(virtualTokens: 2, seed: 11)),
         ("soft-5", .promptTuning, PromptMethodOptions(virtualTokens: 5, seed: 12)),
         ("soft-9", .promptTuning, PromptMethodOptions(virtualTokens: 9, seed: 13)),
@@ -49,6 +51,14 @@ enum ServeFixture {
         ("prefix-proj-6", .prefixTuning, PromptMethodOptions(virtualTokens: 6, encoderHiddenSize: 6,
                                                               prefixProjection: true, seed: 18)),
     ]
+    static let linearAdapters: [(name: String, method: LinearMethod, options: LinearMethodOptions)] = [
+        ("lora-4", .lora, LinearMethodOptions(rank: 4, seed: 21)),
+        ("dora-2", .lora, LinearMethodOptions(rank: 2, dora: true, seed: 22)),
+        ("ia3", .ia3, LinearMethodOptions(seed: 23)),
+    ]
+    static var adapterNames: [String] { promptAdapters.map(\.name) + linearAdapters.map(\.name) }
+    /// Eight adapters of different kinds for the concurrency test.
+    static let eight = ["soft-2", "soft-9", "soft-text", "ptune-lstm", "prefix-proj-6", "lora-4", "dora-2", "ia3"]
 
     /// A fresh temporary directory.
     static func temporaryDirectory(_ name: String = #function) throws -> URL {
@@ -60,10 +70,23 @@ enum ServeFixture {
         return url
     }
 
-    /// Writes every adapter of ``adapters`` into `directory/<name>` (PEFT format).
+    /// Writes every adapter into `directory/<name>` (PEFT format).
     static func writeAdapters(to directory: URL, model: LanguageModel, tokenizer: Tokenizer) throws {
-        for (name, method, options) in adapters {
+        for (name, method, options) in promptAdapters {
             let adapter = try makeAdapter(method, options: options, model: model, tokenizer: tokenizer)
+            try AdapterFiles.save(adapter, to: directory.appendingPathComponent(name), extras: nil)
+        }
+        for (name, method, options) in linearAdapters {
+            let adapter = try makeLinearAdapter(method, options: options, model: model)
+            var rng = SplitMix64(seed: options.seed)
+            for (parameter, variable) in adapter.trainableParameters {
+                let t = variable.value
+                if parameter.contains("lora_B") {
+                    for i in 0..<t.count { t.floats[i] = rng.nextNormal() * 0.5 }
+                } else if method == .ia3 {
+                    for i in 0..<t.count { t.floats[i] = 1 + rng.nextNormal() * 0.5 }
+                }
+            }
             try AdapterFiles.save(adapter, to: directory.appendingPathComponent(name), extras: nil)
         }
     }
