@@ -34,7 +34,7 @@ public struct OpenAIError: HTTPResponseError, Sendable, Equatable {
         var error: [String: Any] = ["message": message, "type": type]
         error["param"] = param ?? NSNull()
         error["code"] = code ?? NSNull()
-        return (try? JSONSerialization.data(withJSONObject: ["error": error], options: [.sortedKeys])) ?? Data()
+        return (try? JSONSerialization.data(withJSONObject: ["error": error], options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
