@@ -9,6 +9,7 @@ import PackageDescription
 //   TrimtabModels     the LanguageModel protocol and its hooks, architectures, loading, generation
 //   TrimtabPEFT       the tuners (one folder per method) and PEFT adapter files
 //   TrimtabTrain      datasets, the trainer (checkpoints, resume), evaluation, run reports
+//   TrimtabServe      the OpenAI-compatible HTTP server: adapter registry, batching engine
 //   trimtab           the command-line tool
 let package = Package(
     name: "Trimtab",
@@ -19,11 +20,16 @@ let package = Package(
         .library(name: "TrimtabModels", targets: ["TrimtabModels"]),
         .library(name: "TrimtabPEFT", targets: ["TrimtabPEFT"]),
         .library(name: "TrimtabTrain", targets: ["TrimtabTrain"]),
+        .library(name: "TrimtabServe", targets: ["TrimtabServe"]),
         .executable(name: "trimtab", targets: ["trimtab"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
@@ -37,10 +43,21 @@ let package = Package(
         .target(name: "TrimtabModels", dependencies: ["TrimtabTensor", "TrimtabIO", "TrimtabText"]),
         .target(name: "TrimtabPEFT", dependencies: ["TrimtabModels"]),
         .target(name: "TrimtabTrain", dependencies: ["TrimtabPEFT", "TrimtabModels", "TrimtabText"]),
+        .target(
+            name: "TrimtabServe",
+            dependencies: [
+                "TrimtabPEFT", "TrimtabModels", "TrimtabText",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "trimtab",
             dependencies: [
                 "TrimtabTensor", "TrimtabIO", "TrimtabText", "TrimtabModels", "TrimtabPEFT", "TrimtabTrain",
+                "TrimtabServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -80,6 +97,14 @@ let package = Package(
         .testTarget(
             name: "TrimtabTrainTests",
             dependencies: ["TrimtabTrain", "TrimtabTestSupport"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "TrimtabServeTests",
+            dependencies: [
+                "TrimtabServe", "TrimtabTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             resources: [.copy("Fixtures")]
         ),
     ],

@@ -30,4 +30,14 @@ public protocol Adapter: ModelHooks {
     func encodedConfiguration() throws -> Data
     /// Whether dropout and similar training-only behaviour is on.
     var isTraining: Bool { get set }
+    /// Whether the adapter's hook at `point` can change anything (`false`: the hook is
+    /// the identity there). Mixed-adapter batches call an adapter's hook only where this
+    /// is `true`. The default, `true` everywhere, is always correct, only slower.
+    func steers(_ point: HookPoint) -> Bool
+}
+
+// MARK: - Default implementations
+
+extension Adapter {
+    public func steers(_ point: HookPoint) -> Bool { true }
 }

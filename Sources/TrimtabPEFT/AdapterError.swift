@@ -28,7 +28,7 @@ public enum AdapterError: Error, Equatable, CustomStringConvertible {
             return "\(file ?? "adapter configuration"): field '\(field)' \(reason)"
         case let .unsupportedMethod(file, peftType):
             return "\(file): peft_type '\(peftType)' is not supported here "
-                + "(supported: PROMPT_TUNING, P_TUNING, PREFIX_TUNING)"
+                + "(supported: PROMPT_TUNING, P_TUNING, PREFIX_TUNING, LORA, IA3, BOTTLENECK, LN_TUNING, BITFIT, FULL)"
         case let .missingFile(path, hint):
             return "\(path) is missing: \(hint)"
         case let .missingTensor(file, name):

@@ -78,9 +78,9 @@ public enum AdapterFiles {
 
     /// Loads the adapter in `directory` for `model`, dispatching on `peft_type`.
     ///
-    /// Prompt tuning and prefix tuning without projection load trainable; P-tuning and
-    /// prefix tuning with projection load as fixed prompts (PEFT saves only their
-    /// encoders' output).
+    /// Prompt tuning, prefix tuning without projection, LoRA/DoRA and (IA)³ load
+    /// trainable; P-tuning and prefix tuning with projection load as fixed prompts (PEFT
+    /// saves only their encoders' output).
     ///
     /// - Returns: the adapter and the `trimtab_config.json` extras, if present.
     /// - Throws: ``AdapterError`` naming the file and field or tensor: a missing file,
@@ -126,6 +126,22 @@ public enum AdapterFiles {
             case PrefixTuningConfiguration.peftType:
                 let configuration = try decoder.decode(PrefixTuningConfiguration.self, from: data)
                 adapter = try PrefixTuningAdapter(configuration: configuration, prefix: try prompt(), model: model)
+            case BottleneckConfiguration.peftType:
+                let configuration = try decoder.decode(BottleneckConfiguration.self, from: data)
+                adapter = try BottleneckAdapter(configuration: configuration, tensors: { name in
+                    weights.contains(name) ? try weights.tensor(name, as: .f32) : nil
+                }, model: model)
+            case let type where BaseWeightMethod(peftType: type) != nil:
+                let configuration = try decoder.decode(BaseWeightConfiguration.self, from: data)
+                var tensors: [String: Tensor] = [:]
+                for name in weights.tensorNames { tensors[name] = try weights.tensor(name, as: .f32) }
+                adapter = try BaseWeightAdapter(configuration: configuration, tensors: tensors, model: model)
+            case LoRAConfiguration.peftType:
+                let configuration = try decoder.decode(LoRAConfiguration.self, from: data)
+                adapter = try LoRAAdapter(configuration: configuration, tensors: try allTensors(weights), model: model)
+            case IA3Configuration.peftType:
+                let configuration = try decoder.decode(IA3Configuration.self, from: data)
+                adapter = try IA3Adapter(configuration: configuration, tensors: try allTensors(weights), model: model)
             default:
                 throw AdapterError.unsupportedMethod(file: configURL.path, peftType: header.peftType)
             }
@@ -133,11 +149,20 @@ public enum AdapterFiles {
             switch error {
             case let .shapeMismatch(file, tensor, expected, got) where file == weightsName:
                 throw AdapterError.shapeMismatch(file: weightsURL.path, tensor: tensor, expected: expected, got: got)
+            case let .missingTensor(file, name) where file == weightsName:
+                throw AdapterError.missingTensor(file: weightsURL.path, name: name)
             default:
                 throw error.inFile(configURL.path)
             }
         }
         return (adapter, try loadExtras(directory))
+    }
+
+    /// Every tensor of `file` in f32.
+    private static func allTensors(_ file: SafetensorsFile) throws -> [String: Tensor] {
+        var out: [String: Tensor] = [:]
+        for name in file.tensorNames { out[name] = try file.tensor(name, as: .f32) }
+        return out
     }
 
     /// `trimtab_config.json` in `directory`, or `nil` when there is none.

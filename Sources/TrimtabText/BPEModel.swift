@@ -22,6 +22,24 @@ final class BPEModel: TokenizerModel, @unchecked Sendable {
     private let suffix: String?
     private let cache = WordCache()
 
+    /// The merges in priority order, as token pairs (for writing a tokenizer.json).
+    var orderedMerges: [(String, String)] {
+        merges.sorted { $0.value >> 32 < $1.value >> 32 }.compactMap { key, _ in
+            let a = Int(Int32(bitPattern: UInt32(truncatingIfNeeded: key >> 32)))
+            let b = Int(Int32(bitPattern: UInt32(truncatingIfNeeded: key)))
+            guard a < vocab.tokens.count, b < vocab.tokens.count, let ta = vocab.tokens[a], let tb = vocab.tokens[b] else {
+                return nil
+            }
+            return (ta, tb)
+        }
+    }
+
+    /// Whether this is plain byte-level BPE (no unknown token, prefixes, byte fallback),
+    /// and whether whole pre-tokens found in the vocabulary skip merging.
+    var byteLevelSettings: (plain: Bool, ignoreMerges: Bool) {
+        (unkId == nil && prefix == nil && suffix == nil && !byteFallback && !fuseUnk, ignoreMerges)
+    }
+
     /// `merges` are token pairs in priority order.
     init(vocab: Vocabulary, merges: [(String, String)], unkToken: String?, fuseUnk: Bool, byteFallback: Bool,
          ignoreMerges: Bool, continuingSubwordPrefix: String?, endOfWordSuffix: String?) throws {

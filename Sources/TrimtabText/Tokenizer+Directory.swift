@@ -26,5 +26,6 @@ extension Tokenizer {
             template = (named.first { $0["name"] as? String == "default" } ?? named.first)?["template"] as? String
         }
         chatTemplate = template.flatMap(ChatTemplate.detect(fromTemplate:))
+        chatTemplateSource = template
     }
 }

@@ -80,6 +80,7 @@ extension Tokenizer {
         padId = meta.padTokenId
         unkId = meta.unknownTokenId
         chatTemplate = meta.chatTemplate.flatMap(ChatTemplate.detect(fromTemplate:))
+        chatTemplateSource = meta.chatTemplate
     }
 
     /// llama.cpp's pre-tokenizer for a `tokenizer.ggml.pre` name, and whether whole

@@ -41,6 +41,9 @@ public struct Tokenizer: Sendable {
     public var unkId: Int32?
     /// The chat format of the model, when its metadata carries a recognised template.
     public var chatTemplate: ChatTemplate?
+    /// The model's own Jinja chat template (`tokenizer.chat_template` in a GGUF file,
+    /// `chat_template` in `tokenizer_config.json`), as written.
+    public var chatTemplateSource: String?
 
     init(normalizer: Normalizer?, preTokenizer: PreTokenizer?, model: any TokenizerModel,
          postProcessor: PostProcessor, decoder: TokenDecoder?, addedTokens: [AddedToken]) {

@@ -9,15 +9,25 @@ import TrimtabText
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
-        abstract: "Generate text from a prompt (greedy with --temperature 0)."
+        abstract: "Generate text from a prompt (greedy with --temperature 0).",
+        discussion: """
+        With several adapters (--adapter A --adapter B, or --adapter A,B; --with-base adds the base \
+        model), the prompt is continued once per adapter, all rows in one batch: each row gets the \
+        completion it would get alone (same sampling seed). The completions are printed one after \
+        another, each under a line naming its adapter.
+        """
     )
 
     @OptionGroup var modelOptions: ModelOptions
 
     @Option(help: "The prompt.")
     var prompt: String
-    @Option(help: "An adapter directory (PEFT format) to steer the model with.")
-    var adapter: String?
+    @Option(parsing: .singleValue,
+            help: ArgumentHelp("An adapter directory (PEFT format) to steer the model with; repeat it or give a comma "
+                               + "list to continue the prompt once per adapter in one batch.", valueName: "dir"))
+    var adapter: [String] = []
+    @Flag(help: "With several adapters: continue the prompt with the base model in the same batch too.")
+    var withBase = false
     @Flag(help: "Wrap the prompt as a user message in the model's chat format.")
     var chat = false
     @Option(help: "System message for --chat (default: the model's own, if its template has one).")
@@ -62,16 +72,47 @@ struct GenerateCommand: ParsableCommand {
             text = template.render(messages, addGenerationPrompt: true)
             if let end = tokenizer.tokenToId(template.endOfTurn) { stops.insert(end) }
         }
-        var hooks: ModelHooks?
-        if let adapter {
-            hooks = try AdapterFiles.load(from: URL(fileURLWithPath: adapter), model: loaded.model).0
+        let paths = adapter.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+            .filter { !$0.isEmpty }
+        var adapters: [Adapter] = []
+        for path in paths {
+            let loadedAdapter = try AdapterFiles.load(from: URL(fileURLWithPath: path), model: loaded.model).0
+            loadedAdapter.isTraining = false
+            if loadedAdapter is BaseWeightAdapter && (paths.count > 1 || withBase) {
+                throw ValidationError("\(path) is a \(loadedAdapter.peftType) adapter: it changes the model's own weights, so it "
+                                      + "cannot share a batch with other adapters or the base; evaluate it alone")
+            }
+            adapters.append(loadedAdapter)
         }
+        let hooks: ModelHooks? = adapters.first
         let ids = tokenizer.encode(text, addSpecialTokens: true)
         guard !ids.isEmpty else { throw ValidationError("the prompt encodes to no tokens") }
 
-        var decoder = tokenizer.makeStreamingDecoder(skipSpecialTokens: true)
         let sampling = SamplingParameters(temperature: temperature, topK: topK, topP: topP,
                                           repetitionPenalty: repetitionPenalty, seed: seed)
+        if adapters.count > 1 || (withBase && !adapters.isEmpty) {
+            var rows: [Adapter?] = adapters
+            var names = paths
+            if withBase {
+                rows.append(nil)
+                names.append("base")
+            }
+            let results = Generator(model: loaded.model).generate(
+                prompts: [[Int32]](repeating: ids, count: rows.count), maxTokens: maxTokens, sampling: sampling,
+                stopTokens: stops, hooks: MixedAdapterHooks(rows: rows))
+            for (name, result) in zip(names, results) {
+                print("── \(name) (\(result.tokens.count) tokens, \(result.finishReason.rawValue))")
+                print(tokenizer.decode(result.tokens, skipSpecialTokens: true))
+            }
+            let generated = results.map(\.tokens.count).reduce(0, +)
+            let r = results[0]
+            let stats = String(format: "[%d rows × %d prompt tokens, %d generated; load %.2f s, prefill %.2f s, decode %.2f s (%.1f tok/s over all rows)]\n",
+                               rows.count, ids.count, generated, loadSeconds, r.prefillSeconds, r.decodeSeconds,
+                               Double(generated) / max(r.decodeSeconds, 1e-9))
+            FileHandle.standardError.write(Data(stats.utf8))
+            return
+        }
+        var decoder = tokenizer.makeStreamingDecoder(skipSpecialTokens: true)
         let result = Generator(model: loaded.model).generate(
             prompt: ids, maxTokens: maxTokens, sampling: sampling, stopTokens: stops, hooks: hooks) { token in
             let piece = decoder.append(token)

@@ -12,7 +12,7 @@ import TrimtabTrain
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a prompt-tuning, P-tuning or prefix-tuning adapter on a frozen model.",
+        abstract: "Train a PEFT adapter (prompt, prefix, LoRA, (IA)³, bottleneck) or the model's own biases, norms or weights.",
         discussion: """
         Data is JSONL: {"text"}, {"prompt","completion"}, {"messages":[...]} or {"text","label"} \
         (classification with --template and --labels). The run directory gets config.json, \
@@ -31,7 +31,7 @@ struct TrainCommand: ParsableCommand {
     var model: String?
     @Option(help: "Storage of the frozen weight matrices: f32 or bf16 (default f32).")
     var weights: String?
-    @Option(help: "prompt-tuning, p-tuning or prefix-tuning.")
+    @Option(help: "prompt-tuning, p-tuning, prefix-tuning, lora, ia3, adapter (bottleneck adapters), bitfit, ln-tuning or full.")
     var method: String?
     @Option(help: ArgumentHelp("Training data (JSONL).", valueName: "file"))
     var data: String?
@@ -55,6 +55,14 @@ struct TrainCommand: ParsableCommand {
     var encoderHiddenSize: Int?
     @Flag(inversion: .prefixedNo, help: "Prefix tuning through an MLP reparameterisation (default off).")
     var prefixProjection: Bool?
+    @Option(help: "Bottleneck adapters: hidden size ÷ bottleneck width (default 16).")
+    var reductionFactor: Int?
+    @Option(help: "Bottleneck adapters: houlsby (after attention and FFN) or pfeiffer (after FFN; default).")
+    var adapterKind: String?
+    @Option(help: "Bottleneck adapters: relu (default), gelu, silu or tanh.")
+    var nonLinearity: String?
+    @OptionGroup(title: "LoRA and (IA)³")
+    var linear: LinearMethodFlags
 
     // Optimisation.
     @Option(help: "Passes over the data (default 1; --steps overrides).")
@@ -65,7 +73,7 @@ struct TrainCommand: ParsableCommand {
     var batchSize: Int?
     @Option(help: "Forward passes per optimizer step (default 1).")
     var gradAccum: Int?
-    @Option(help: "Peak learning rate (default: 3e-2 prompt tuning, 1e-3 P-tuning, 1e-2 prefix tuning).")
+    @Option(help: "Peak learning rate (default: 3e-2 prompt tuning, 1e-3 P-tuning, 1e-2 prefix tuning, 1e-3 LoRA, 3e-3 (IA)³).")
     var lr: Float?
     @Option(help: "AdamW weight decay (default 0).")
     var weightDecay: Double?
@@ -104,19 +112,26 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Continue from this checkpoint directory.", valueName: "dir"))
     var resumeFrom: String?
 
-    static let fileKeys: Set<String> = [
+    static let fileKeys: Set<String> = Set<String>([
         "model", "weights", "method", "data", "valid", "output", "virtual-tokens", "init", "init-text", "encoder",
-        "encoder-hidden-size", "prefix-projection", "epochs", "steps", "batch-size", "grad-accum", "lr", "weight-decay",
+        "encoder-hidden-size", "prefix-projection", "reduction-factor", "adapter-kind", "non-linearity", "epochs", "steps", "batch-size", "grad-accum", "lr", "weight-decay",
         "schedule", "warmup", "max-grad-norm", "max-seq-len", "seed", "eval-every", "save-every", "log-every",
         "early-stop", "eval-batch-size", "template", "labels",
-    ]
+    ]).union(LinearMethodFlags.fileKeys)
 
     func run() throws {
         let file = try config.map { try SettingsFile(path: $0, known: Self.fileKeys) } ?? SettingsFile()
 
         // Resolve every setting: command line, then file, then default.
         let methodName = try method ?? file.string("method") ?? "prompt-tuning"
-        let promptMethod = try Self.parseMethod(methodName)
+        let linearMethod = LinearMethodFlags.method(methodName)
+        // LoRA and (IA)³ are made by their own factory; the other methods by TrainingMethod's.
+        let trainingMethod: TrainingMethod = try linearMethod == nil ? Self.parseMethod(methodName) : .promptTuning
+        let promptMethod = linearMethod == nil ? trainingMethod.promptMethod : nil
+        if linearMethod == nil && linear.anySet {
+            throw ValidationError("--rank, --alpha, --lora-dropout, --target-modules, --layers, --rslora, --dora and --bias "
+                                  + "apply to --method lora or ia3")
+        }
         guard let dataPath = try data ?? file.string("data") else {
             throw ValidationError("--data is required (a JSONL file)")
         }
@@ -132,7 +147,8 @@ struct TrainCommand: ParsableCommand {
         }
 
         var c = TrainingConfiguration()
-        c.learningRate = try lr ?? file.double("lr").map(Float.init) ?? Self.defaultLearningRate(promptMethod)
+        c.learningRate = try lr ?? file.double("lr").map(Float.init)
+            ?? linearMethod.map(LinearMethodFlags.defaultLearningRate) ?? trainingMethod.defaultLearningRate
         if steps != nil || epochs != nil {
             c.steps = steps
             c.epochs = epochs ?? 1
@@ -184,6 +200,8 @@ struct TrainCommand: ParsableCommand {
         }
         options.seed = c.seed
         options.baseModelNameOrPath = modelPath
+        let bottleneck = try Self.bottleneckOptions(file: file, cli: (reductionFactor, adapterKind, nonLinearity),
+                                                   method: trainingMethod)
 
         let templateText = try template.map(Self.unescape) ?? file.string("template")
         var labelWords: [(label: String, word: String)] = []
@@ -221,14 +239,35 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("\(modelPath) is missing: run scripts/fetch-assets.sh, or pass --model PATH")
         }
         let loadStart = Date()
-        let loaded = try ModelLoader.load(modelPath, matrixType: matrixType)
+        if trainingMethod == .full && matrixType != .f32 {
+            throw ValidationError("--method full trains every weight in f32; drop --weights \(weightsName)")
+        }
+        let loaded = try ModelLoader.load(modelPath, matrixType: matrixType, trainable: trainingMethod.trainableWeights)
         print("model: \(loaded.source) (\(loaded.model.architecture), \(loaded.model.layerCount) layers, "
               + "hidden \(loaded.model.hiddenSize)), loaded in " + String(format: "%.1f s", Date().timeIntervalSince(loadStart)))
         let adapter: Adapter
+        var linearSettings: [String: String] = [:]
         do {
-            adapter = try makeAdapter(promptMethod, options: options, model: loaded.model, tokenizer: loaded.tokenizer)
+            if let linearMethod {
+                let (linearOptions, recorded) = try linear.options(linearMethod, file: file, seed: c.seed, baseModel: modelPath)
+                linearSettings = recorded
+                adapter = try makeLinearAdapter(linearMethod, options: linearOptions, model: loaded.model)
+            } else {
+                var methodOptions = MethodOptions(prompt: options, bottleneck: bottleneck)
+                methodOptions.modelName = Self.modelName(modelPath)
+                adapter = try makeAdapter(trainingMethod, options: methodOptions, model: loaded.model,
+                                          tokenizer: loaded.tokenizer)
+            }
         } catch let AdapterError.invalidOption(field, reason) {
-            throw ValidationError("\(Self.flag(forOption: field)): \(reason)")
+            throw ValidationError("\(linearMethod == nil ? Self.flag(forOption: field) : LinearMethodFlags.flag(forOption: field)): \(reason)")
+        } catch let error as AdapterError {
+            throw ValidationError("\(error)")
+        }
+        if trainingMethod == .full {
+            let count = adapter.trainableParameters.values.reduce(0) { $0 + $1.value.count }
+            let gib = Double(count * 4) / 1_073_741_824
+            print(String(format: "full fine-tuning: %.1f M parameters; weights %.2f GiB + gradients %.2f GiB + AdamW "
+                         + "moments %.2f GiB = %.2f GiB before activations", Double(count) / 1e6, gib, gib, 2 * gib, 4 * gib))
         }
         let trainer = try Trainer(model: loaded.model, tokenizer: loaded.tokenizer, adapter: adapter, task: task,
                                   train: train, valid: validSet, configuration: c, output: outputURL)
@@ -238,12 +277,20 @@ struct TrainCommand: ParsableCommand {
             "init-text": options.initText ?? "", "encoder": encoderName,
             "encoder-hidden-size": options.encoderHiddenSize.map(String.init) ?? "",
             "prefix-projection": String(options.prefixProjection), "config": config ?? "",
+            "reduction-factor": String(bottleneck.reductionFactor), "adapter-kind": bottleneck.architecture.rawValue,
+            "non-linearity": bottleneck.nonLinearity.rawValue,
             "resumed-from": checkpoint?.path ?? "",
-        ]
+        ].merging(linearSettings) { $1 }
         trainer.observer = ConsoleProgress(logEvery: c.logEvery)
         let monitor = InterruptMonitor { [trainer] in trainer.requestStop() }
         let summary = try trainer.run(resumingFrom: checkpoint)
         withExtendedLifetime(monitor) {}
+        if trainingMethod == .full && summary.status == .completed {
+            // The fine-tuned model as a Hugging Face directory (transformers and --model DIR load it).
+            let directory = outputURL.appendingPathComponent("model")
+            try ModelDirectoryWriter.write(loaded, to: directory)
+            print("model: \(directory.path) (Hugging Face model directory)")
+        }
         print("report: \(outputURL.appendingPathComponent("report.html").path)")
         if summary.status == .interrupted {
             print("resume with the same command and --resume")
@@ -251,13 +298,54 @@ struct TrainCommand: ParsableCommand {
         }
     }
 
-    static func parseMethod(_ name: String) throws -> PromptMethod {
-        switch name.lowercased().replacingOccurrences(of: "_", with: "-") {
-        case "prompt-tuning": return .promptTuning
-        case "p-tuning": return .pTuning
-        case "prefix-tuning": return .prefixTuning
-        default: throw ValidationError("--method must be prompt-tuning, p-tuning or prefix-tuning, not '\(name)'")
+    /// `SmolLM2-135M-Instruct` for `…/SmolLM2-135M-Instruct.Q4_1.gguf` or a model directory.
+    static func modelName(_ path: String) -> String {
+        var name = URL(fileURLWithPath: path).lastPathComponent
+        if name.hasSuffix(".gguf") {
+            name = String(name.dropLast(5))
+            if let dot = name.lastIndex(of: "."), name[name.index(after: dot)...].uppercased().hasPrefix("Q")
+                || name[name.index(after: dot)...].uppercased().hasPrefix("F") {
+                name = String(name[..<dot])
+            }
         }
+        return name
+    }
+
+    static func parseMethod(_ name: String) throws -> TrainingMethod {
+        guard let method = TrainingMethod(name: name) else {
+            let names = TrainingMethod.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ValidationError("--method must be one of \(names), lora or ia3, not '\(name)'")
+        }
+        return method
+    }
+
+    /// The bottleneck settings (command line, then file, then defaults); refused for other methods.
+    static func bottleneckOptions(file: SettingsFile, cli: (Int?, String?, String?),
+                                  method: TrainingMethod) throws -> BottleneckOptions {
+        var b = BottleneckOptions()
+        let factor = try cli.0 ?? file.int("reduction-factor")
+        let kind = try cli.1 ?? file.string("adapter-kind")
+        let activation = try cli.2 ?? file.string("non-linearity")
+        if method != .adapter, factor != nil || kind != nil || activation != nil {
+            throw ValidationError("--reduction-factor, --adapter-kind and --non-linearity apply to --method adapter only")
+        }
+        if let factor {
+            guard factor >= 1 else { throw ValidationError("--reduction-factor must be ≥ 1") }
+            b.reductionFactor = factor
+        }
+        if let kind {
+            guard let value = BottleneckConfiguration.Architecture(rawValue: kind.lowercased()) else {
+                throw ValidationError("--adapter-kind must be houlsby or pfeiffer, not '\(kind)'")
+            }
+            b.architecture = value
+        }
+        if let activation {
+            guard let value = BottleneckConfiguration.NonLinearity(rawValue: activation.lowercased()) else {
+                throw ValidationError("--non-linearity must be relu, gelu, silu or tanh, not '\(activation)'")
+            }
+            b.nonLinearity = value
+        }
+        return b
     }
 
     static func parseInit(_ name: String) throws -> PromptInit {
@@ -266,15 +354,6 @@ struct TrainCommand: ParsableCommand {
         case "vocab", "sample-vocab", "sample_vocab": return .sampleVocab
         case "text": return .text
         default: throw ValidationError("--init must be random, vocab or text, not '\(name)'")
-        }
-    }
-
-    /// PEFT's example learning rates: 3e-2 (prompt tuning), 1e-3 (P-tuning), 1e-2 (prefix tuning).
-    static func defaultLearningRate(_ method: PromptMethod) -> Float {
-        switch method {
-        case .promptTuning: return 3e-2
-        case .pTuning: return 1e-3
-        case .prefixTuning: return 1e-2
         }
     }
 
@@ -287,6 +366,7 @@ struct TrainCommand: ParsableCommand {
         case "encoderHiddenSize": return "--encoder-hidden-size"
         case "encoder": return "--encoder"
         case "prefixProjection": return "--prefix-projection"
+        case "reductionFactor": return "--reduction-factor"
         default: return "--\(field)"
         }
     }

@@ -7,7 +7,7 @@ struct Trimtab: ParsableCommand {
         commandName: "trimtab",
         abstract: "Parameter-efficient fine-tuning of frozen language models on the CPU.",
         subcommands: [DemoCommand.self, TrainCommand.self, EvalCommand.self, GenerateCommand.self, TokenizeCommand.self, EmbedCommand.self,
-                      InspectCommand.self, BenchCommand.self]
+                      InspectCommand.self, BenchCommand.self, MergeCommand.self, ServeCommand.self]
     )
 
     static func main() {

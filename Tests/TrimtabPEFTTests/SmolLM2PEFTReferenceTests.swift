@@ -51,7 +51,7 @@ final class SmolLM2PEFTReferenceTests: XCTestCase {
     }
 
     /// Trimtab's logits for `rows` alone and as one right-padded batch.
-    static func record(_ model: LanguageModel, _ adapter: Adapter, rows: [[Int32]], columns: [Int]) -> LogitRecord {
+    static func record(_ model: LanguageModel, _ adapter: Adapter?, rows: [[Int32]], columns: [Int]) -> LogitRecord {
         func run(_ batch: TokenBatch) -> [LogitRecord.Part] {
             let tape = Tape(recording: false)
             let (hidden, virtualCount) = model.hiddenStates(batch, tape: tape, hooks: adapter, cache: nil)

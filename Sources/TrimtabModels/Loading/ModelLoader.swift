@@ -9,6 +9,12 @@ public struct LoadedModel {
     public let tokenizer: Tokenizer
     /// Where it was read from.
     public let source: String
+
+    public init(model: LanguageModel, tokenizer: Tokenizer, source: String) {
+        self.model = model
+        self.tokenizer = tokenizer
+        self.source = source
+    }
 }
 
 /// Loads a base model from a Hugging Face directory (`config.json`, `*.safetensors`,

@@ -75,6 +75,8 @@ public final class PTuningAdapter: Adapter {
 
     // MARK: - ModelHooks
 
+    public func steers(_ point: HookPoint) -> Bool { point == .inputEmbeddings }
+
     public func inputEmbeddings(_ embeddings: Variable, batch: TokenBatch, tape: Tape) -> InputEmbeddings {
         let p = prompt(tape: tape, training: isTraining)
         let rows = tape.reshape(p, [1, p.shape[0], p.shape[1]])

@@ -82,6 +82,11 @@ public final class PrefixTuningAdapter: Adapter {
 
     // MARK: - ModelHooks
 
+    public func steers(_ point: HookPoint) -> Bool {
+        if case .attentionPrefix = point { return true }
+        return false
+    }
+
     public func attentionPrefix(layer: Int, batchSize: Int, tape: Tape) -> AttentionPrefix? {
         if layer == 0 || cache?.tape !== tape {
             cache = PrefixCache(tape: tape, prefixes: prefixes(tape: tape))

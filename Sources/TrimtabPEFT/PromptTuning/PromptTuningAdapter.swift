@@ -44,6 +44,8 @@ public final class PromptTuningAdapter: Adapter {
 
     // MARK: - ModelHooks
 
+    public func steers(_ point: HookPoint) -> Bool { point == .inputEmbeddings }
+
     public func inputEmbeddings(_ embeddings: Variable, batch: TokenBatch, tape: Tape) -> InputEmbeddings {
         InputEmbeddings(embeddings: tape.concatSequence([prompt.forward(tape: tape), embeddings]),
                         virtualCount: prompt.virtualTokens)

@@ -72,10 +72,16 @@ public struct Evaluator {
 
     /// The log-probabilities of every example's targets, batched by length.
     public func logProbabilities(_ examples: [EncodedExample]) -> [[Float]] {
+        logProbabilities(examples) { _ in hooks }
+    }
+
+    /// ``logProbabilities(_:)`` with the hooks of each batch chosen by `rowHooks` from the
+    /// batch's example indices (mixed-adapter batches).
+    func logProbabilities(_ examples: [EncodedExample], rowHooks: ([Int]) -> ModelHooks?) -> [[Float]] {
         var out = [[Float]](repeating: [], count: examples.count)
         for indices in LengthGroupedSampler.evaluationBatches(lengths: examples.map(\.count), batchSize: batchSize) {
             let batch = TrainingBatch(indices.map { examples[$0] }, lengthMultiple: 4)
-            let scores = LanguageModelLoss.targetLogProbabilities(model: model, batch: batch, hooks: hooks)
+            let scores = LanguageModelLoss.targetLogProbabilities(model: model, batch: batch, hooks: rowHooks(indices))
             var at = 0
             for (row, index) in indices.enumerated() {
                 var n = 0
@@ -91,6 +97,12 @@ public struct Evaluator {
 
     /// Rank classification of every example.
     func classify(_ dataset: JSONLDataset) throws -> EvaluationResult {
+        let (prompts, gold) = try classificationPrompts(dataset)
+        return try classificationResult(labelScores(prompts), gold: gold)
+    }
+
+    /// The encoded input of every classification example and the index of its gold label.
+    func classificationPrompts(_ dataset: JSONLDataset) throws -> (prompts: [[Int32]], gold: [Int]) {
         guard let format = encoder.task.classification else {
             throw DatasetError.invalidTaskFormat("\(dataset.source): no label words for classification")
         }
@@ -103,7 +115,14 @@ public struct Evaluator {
             prompts.append(try encoder.classificationPrompt(text, file: dataset.source, line: line).ids)
             gold.append(index)
         }
-        let scores = labelScores(prompts)  // [example][label] total log-probability
+        return (prompts, gold)
+    }
+
+    /// Accuracy, confusion and loss from `scores[example][label]` (total log-probabilities).
+    func classificationResult(_ scores: [[Float]], gold: [Int]) throws -> EvaluationResult {
+        guard let format = encoder.task.classification else {
+            throw DatasetError.invalidTaskFormat("no label words for classification")
+        }
         let k = format.labels.count
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: k), count: k)
         var correct = 0, nll = 0.0, tokens = 0
@@ -116,13 +135,19 @@ public struct Evaluator {
             tokens += encoder.labelTokens[gold[i]].count
         }
         let loss = tokens > 0 ? nll / Double(tokens) : 0
-        return EvaluationResult(kind: .classification, examples: prompts.count, tokens: tokens, loss: loss,
-                                perplexity: exp(loss), accuracy: Double(correct) / Double(max(1, prompts.count)),
+        return EvaluationResult(kind: .classification, examples: scores.count, tokens: tokens, loss: loss,
+                                perplexity: exp(loss), accuracy: Double(correct) / Double(max(1, scores.count)),
                                 labels: format.labels, confusion: confusion, seconds: 0)
     }
 
     /// `scores[i][j]`: total log-probability of label word `j` after prompt `i`.
     public func labelScores(_ prompts: [[Int32]]) -> [[Float]] {
+        labelScores(prompts) { _ in hooks }
+    }
+
+    /// ``labelScores(_:)`` with the hooks of each batch chosen by `rowHooks` from the
+    /// batch's prompt indices (mixed-adapter batches).
+    func labelScores(_ prompts: [[Int32]], rowHooks: ([Int]) -> ModelHooks?) -> [[Float]] {
         let words = encoder.labelTokens
         if words.allSatisfy({ $0.count == 1 }) {
             // One forward per batch; the last input position scores every label token.
@@ -137,7 +162,8 @@ public struct Evaluator {
                     return EncodedExample(ids: ids + [words[0][0]], lossMask: mask)
                 }, lengthMultiple: 4)
                 let tape = Tape(recording: false)
-                let hidden = LanguageModelLoss.targetHiddenStates(model: model, batch: batch, hooks: hooks, tape: tape)
+                let hidden = LanguageModelLoss.targetHiddenStates(model: model, batch: batch, hooks: rowHooks(indices),
+                                                                  tape: tape)
                 let logits = model.logits(hidden, tape: tape).value
                 let columns = words.map { word in
                     CrossEntropy.tokenLogProbabilities(logits: logits.floats, targets: [Int32](repeating: word[0], count: rows.count),
@@ -155,7 +181,8 @@ public struct Evaluator {
                                                    + [UInt8](repeating: 1, count: w.count)))
             }
         }
-        let scores = logProbabilities(examples)
+        // Row i·L + j holds prompt i with label j.
+        let scores = logProbabilities(examples) { rows in rowHooks(rows.map { $0 / words.count }) }
         return prompts.indices.map { i in words.indices.map { j in scores[i * words.count + j].reduce(0, +) } }
     }
 

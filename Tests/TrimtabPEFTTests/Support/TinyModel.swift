@@ -53,3 +53,39 @@ enum TinyModel {
         return model.logits(hidden, tape: tape)
     }
 }
+
+extension TinyModel {
+    /// LoRA, DoRA and (IA)³ adapters whose update is not zero from the start (LoRA with
+    /// `init_lora_weights = false`, as PEFT's own test matrix does; (IA)³ vectors moved away
+    /// from 1), so every check sees the method act.
+    static let linearMethods: [(label: String, make: (LanguageModel) throws -> Adapter)] = [
+        ("LoRA q_proj,v_proj", { model in
+            try makeLinearAdapter(.lora, options: LinearMethodOptions(rank: 4, alpha: 8, initialisation: .bool(false), seed: 21),
+                                  model: model)
+        }),
+        ("LoRA all-linear, rsLoRA, dropout, layer 1", { model in
+            try makeLinearAdapter(.lora, options: LinearMethodOptions(
+                rank: 2, alpha: 4, dropout: 0.1, targetModules: .names(["all-linear"]), layers: [1], rsLoRA: true,
+                initialisation: .bool(false), seed: 22), model: model)
+        }),
+        ("DoRA q_proj,o_proj,down_proj", { model in
+            try makeLinearAdapter(.lora, options: LinearMethodOptions(
+                rank: 3, alpha: 6, targetModules: .names(["q_proj", "o_proj", "down_proj"]), dora: true,
+                initialisation: .bool(false), seed: 23), model: model)
+        }),
+        ("(IA)³", { model in
+            let adapter = try makeLinearAdapter(.ia3, options: LinearMethodOptions(), model: model)
+            perturb(adapter, seed: 24)
+            return adapter
+        }),
+    ]
+
+    /// Moves every trainable value by U(−0.3, 0.3) (so (IA)³ vectors leave 1).
+    static func perturb(_ adapter: Adapter, seed: UInt64) {
+        var rng = SplitMix64(seed: seed)
+        for name in adapter.trainableParameters.keys.sorted() {
+            guard let p = adapter.trainableParameters[name] else { continue }
+            for i in 0..<p.value.count { p.value.floats[i] += (rng.nextFloat() * 2 - 1) * 0.3 }
+        }
+    }
+}

@@ -27,13 +27,13 @@ enum TinySetup {
     /// the attention's value and output projections (std 0.2) are scaled up: with
     /// transformers' initialisation every distribution is near uniform and what attention
     /// adds to the residual stream is tiny, so no adapter could lower the loss much.
-    static func model(seed: UInt64 = 7) throws -> LlamaModel {
+    static func model(seed: UInt64 = 7, trainable: (String) -> Bool = { _ in false }) throws -> LlamaModel {
         let weights = LlamaModel.randomWeights(configuration, seed: seed)
         for (name, tensor) in weights {
             let scale: Float = name == "lm_head.weight" ? 50 : name.hasSuffix("v_proj.weight") || name.hasSuffix("o_proj.weight") ? 10 : 1
             for i in 0..<tensor.count { tensor.floats[i] *= scale }
         }
-        return try LlamaModel(configuration: configuration, weights: weights, source: "tiny")
+        return try LlamaModel(configuration: configuration, weights: weights, source: "tiny", trainable: trainable)
     }
 
     /// A fresh temporary directory.

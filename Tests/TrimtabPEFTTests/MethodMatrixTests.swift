@@ -4,9 +4,10 @@ import XCTest
 import TrimtabModels
 import TrimtabTensor
 
-/// The checks every prompt-learning method goes through (PEFT's shared test matrix), on a
-/// tiny random Llama with grouped-query attention.
-final class PromptMethodMatrixTests: XCTestCase {
+/// The checks every method goes through (PEFT's shared test matrix), on a tiny random
+/// Llama with grouped-query attention: the prompt methods, LoRA (plain, rsLoRA, DoRA, bias
+/// modes) and (IA)³.
+final class MethodMatrixTests: XCTestCase {
     private let model = TinyModel.make()
     private let batch = TokenBatch(rows: [[1, 2, 3, 4, 5, 6], [8, 9, 10]], padId: 0)
 
@@ -21,6 +22,9 @@ final class PromptMethodMatrixTests: XCTestCase {
         for (label, method, options) in TinyModel.methods {
             let adapter = try makeAdapter(method, options: options, model: model, tokenizer: TinyModel.tokenizer)
             try body(label, adapter)
+        }
+        for (label, make) in TinyModel.linearMethods {
+            try body(label, try make(model))
         }
     }
 
@@ -40,7 +44,7 @@ final class PromptMethodMatrixTests: XCTestCase {
         return out
     }
 
-    func testFactoryShapesAndNames() throws {
+    func testPromptFactoryShapesAndNames() throws {
         let expected: [String: (String, [Int], [String])] = [
             "prompt tuning, random": ("PROMPT_TUNING", [3, 16], ["embedding.weight"]),
             "prompt tuning, text": ("PROMPT_TUNING", [5, 16], ["embedding.weight"]),
@@ -53,11 +57,12 @@ final class PromptMethodMatrixTests: XCTestCase {
                                                                      "transform.0.weight", "transform.2.bias",
                                                                      "transform.2.weight"]),
         ]
-        try forEachMethod { label, adapter in
+        for (label, method, options) in TinyModel.methods {
+            let adapter = try makeAdapter(method, options: options, model: model, tokenizer: TinyModel.tokenizer)
             let exported = adapter.exportedTensors()
             XCTAssertEqual(Array(exported.keys), ["prompt_embeddings"], label)
             XCTAssertTrue(adapter.trainableParameters.values.allSatisfy { $0.requiresGrad }, label)
-            guard let (type, shape, names) = expected[label] else { return }
+            guard let (type, shape, names) = expected[label] else { continue }
             XCTAssertEqual(adapter.peftType, type, label)
             XCTAssertEqual(exported["prompt_embeddings"]?.shape, shape, label)
             XCTAssertEqual(adapter.trainableParameters.keys.sorted(), names, label)
@@ -83,10 +88,14 @@ final class PromptMethodMatrixTests: XCTestCase {
             XCTAssertEqual(loadedExtras, extras, label)
             XCTAssertEqual(loaded.peftType, adapter.peftType, label)
             XCTAssertEqual(try loaded.encodedConfiguration(), try adapter.encodedConfiguration(), label)
-            let before = adapter.exportedTensors()["prompt_embeddings"], after = loaded.exportedTensors()["prompt_embeddings"]
-            XCTAssertEqual(before?.shape, after?.shape, label)
-            XCTAssertEqual(before?.scalars, after?.scalars, "\(label): prompt_embeddings differ after the round trip")
+            let before = adapter.exportedTensors(), after = loaded.exportedTensors()
+            XCTAssertEqual(before.keys.sorted(), after.keys.sorted(), label)
+            for (name, tensor) in before {
+                XCTAssertEqual(tensor.shape, after[name]?.shape, "\(label): \(name)")
+                XCTAssertEqual(tensor.scalars, after[name]?.scalars, "\(label): \(name) differs after the round trip")
+            }
             adapter.isTraining = false
+            loaded.isTraining = false
             let a = validLogits(adapter), b = validLogits(loaded)
             let diff = zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
             XCTAssertLessThanOrEqual(diff, 1e-5, "\(label): logits after loading")
@@ -121,10 +130,13 @@ final class PromptMethodMatrixTests: XCTestCase {
     /// A few AdamW steps lower the loss, and what is exported follows the parameters.
     func testTrainingLowersLoss() throws {
         try forEachMethod { label, adapter in
-            let before = adapter.exportedTensors()["prompt_embeddings"]?.scalars ?? []
+            let before = adapter.exportedTensors().mapValues(\.scalars)
+            let baseBefore = model.parameters.mapValues(\.value.scalars)
             let losses = try Training.run(model, adapter, batch, steps: 6, learningRate: 0.05)
             XCTAssertLessThan(losses.last ?? .infinity, losses.first ?? 0, "\(label): losses \(losses)")
-            XCTAssertNotEqual(adapter.exportedTensors()["prompt_embeddings"]?.scalars ?? [], before, label)
+            XCTAssertNotEqual(adapter.exportedTensors().mapValues(\.scalars), before, label)
+            // Only the adapter's parameters moved.
+            XCTAssertEqual(model.parameters.mapValues(\.value.scalars), baseBefore, "\(label) changed the base model")
         }
     }
 
