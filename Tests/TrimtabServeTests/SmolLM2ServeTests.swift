@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import TrimtabModels
 import TrimtabPEFT
+import TrimtabTensor
 import TrimtabTestSupport
 import XCTest
 @testable import TrimtabServe
