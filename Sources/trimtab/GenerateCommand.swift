@@ -64,7 +64,9 @@ struct GenerateCommand: ParsableCommand {
         }
         var hooks: ModelHooks?
         if let adapter {
-            hooks = try AdapterFiles.load(from: URL(fileURLWithPath: adapter), model: loaded.model).0
+            let loadedAdapter = try AdapterFiles.load(from: URL(fileURLWithPath: adapter), model: loaded.model).0
+            loadedAdapter.isTraining = false  // no dropout while generating
+            hooks = loadedAdapter
         }
         let ids = tokenizer.encode(text, addSpecialTokens: true)
         guard !ids.isEmpty else { throw ValidationError("the prompt encodes to no tokens") }
