@@ -260,6 +260,8 @@ struct TrainCommand: ParsableCommand {
             }
         } catch let AdapterError.invalidOption(field, reason) {
             throw ValidationError("\(linearMethod == nil ? Self.flag(forOption: field) : LinearMethodFlags.flag(forOption: field)): \(reason)")
+        } catch let AdapterError.invalidConfiguration(nil, "target_modules", reason) {
+            throw ValidationError("--target-modules: \(reason)")
         } catch let error as AdapterError {
             throw ValidationError("\(error)")
         }
