@@ -73,7 +73,7 @@ struct TrainCommand: ParsableCommand {
     var batchSize: Int?
     @Option(help: "Forward passes per optimizer step (default 1).")
     var gradAccum: Int?
-    @Option(help: "Peak learning rate (default: 3e-2 prompt tuning, 1e-3 P-tuning, 1e-2 prefix tuning, 1e-3 LoRA, 3e-3 (IA)³).")
+    @Option(help: "Peak learning rate (default: 0.1 prompt tuning, 1e-3 P-tuning, 1e-2 prefix tuning, 1e-3 LoRA, 3e-3 (IA)³).")
     var lr: Float?
     @Option(help: "AdamW weight decay (default 0).")
     var weightDecay: Double?
