@@ -43,10 +43,9 @@ echo "== 3/4 the soft prompt on the same test split" >&2
 echo "== 4/4 generating with the soft prompt" >&2
 for review in "A joyless, plodding remake that forgets to be funny." \
               "A warm, witty film with two terrific performances."; do
-    printf 'Review: %s\nSentiment:' "$review"
-    "$B" generate --adapter "$RUN/train/adapter" --weights bf16 --max-tokens 2 \
-        --prompt "$(printf 'Review: %s\nSentiment:' "$review")" 2>/dev/null
-    echo
+    prompt="$(printf 'Review: %s\nSentiment:' "$review")"
+    printf '%s' "$prompt"
+    "$B" generate --adapter "$RUN/train/adapter" --weights bf16 --max-tokens 1 --prompt "$prompt" 2>/dev/null
 done
 
 accuracy() { awk '$1 == "accuracy" { print $2 }' "$1"; }

@@ -18,10 +18,10 @@ import argparse
 import json
 import os
 import resource
-import statistics
-import subprocess
 import sys
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_rows import run_rows, time_calls  # noqa: E402
 
 B, T = 8, 128
 DEFAULT_MODEL = os.path.join(os.environ.get("TRIMTAB_CACHE", os.path.expanduser("~/.cache/trimtab")),
@@ -44,17 +44,8 @@ def child(args):
     torch.set_num_threads(args.threads)
     model = load(args.model, args.row)
     ids = torch.randint(0, model.config.vocab_size, (B, T), generator=torch.Generator().manual_seed(42))
-    times, spent = [], 0.0
     with torch.no_grad():
-        model(input_ids=ids)  # warm-up
-        while len(times) < 3 or spent < args.seconds:
-            start = time.perf_counter()
-            model(input_ids=ids)
-            took = time.perf_counter() - start
-            times.append(took)
-            spent += took
-            print(f"torch prefill {args.row}: {took * 1e3:.0f} ms", file=sys.stderr)
-    seconds = statistics.median(times)
+        seconds = time_calls(lambda: model(input_ids=ids), args.seconds, f"torch prefill {args.row}")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB
     print(json.dumps({"torch": B * T / seconds, "torch_ms": seconds * 1e3, "torch_rss": rss,
                       "torch_version": torch.__version__}))
@@ -72,25 +63,8 @@ def main():
     if args.row:
         child(args)
         return
-    rows, version = [], "?"
-    for row in ("f32", "bf16"):
-        if args.only.lower() not in row:
-            continue
-        out = subprocess.run([sys.executable, __file__, "--row", row, "--model", args.model,
-                              "--seconds", str(args.seconds), "--threads", str(args.threads)],
-                             check=True, stdout=subprocess.PIPE, text=True).stdout
-        values = json.loads(out.strip().splitlines()[-1])
-        version = values.pop("torch_version")
-        rows.append({"id": row, "values": values})
-    report = {
-        "source": f"torch {version} + transformers ({args.threads} threads)",
-        "columns": [{"key": "torch", "title": "torch tok/s"}, {"key": "torch_ms", "title": "torch ms"},
-                    {"key": "torch_rss", "title": "torch RSS MiB"}],
-        "rows": rows,
-        "details": {"model": args.model, "seconds_per_row": args.seconds},
-    }
-    with open(args.out, "w") as f:
-        json.dump(report, f, indent=1)
+    run_rows(__file__, args, "torch {version} + transformers ({threads} threads)",
+             {"model": args.model, "seconds_per_row": args.seconds})
 
 
 if __name__ == "__main__":

@@ -17,10 +17,10 @@ import argparse
 import json
 import os
 import resource
-import statistics
-import subprocess
 import sys
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_rows import run_rows, time_calls  # noqa: E402
 
 B, T, P = 8, 128, 20
 DEFAULT_MODEL = os.path.join(os.environ.get("TRIMTAB_CACHE", os.path.expanduser("~/.cache/trimtab")),
@@ -58,16 +58,7 @@ def child(args):
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
 
-    step()  # warm-up
-    times, spent = [], 0.0
-    while len(times) < 3 or spent < args.seconds:
-        start = time.perf_counter()
-        step()
-        took = time.perf_counter() - start
-        times.append(took)
-        spent += took
-        print(f"torch {args.method} {args.row}: {took * 1e3:.0f} ms", file=sys.stderr)
-    seconds = statistics.median(times)
+    seconds = time_calls(step, args.seconds, f"torch {args.method} {args.row}")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB
     print(json.dumps({"torch": B * T / seconds, "torch_ms": seconds * 1e3, "torch_rss": rss,
                       "torch_version": torch.__version__}))
@@ -86,26 +77,8 @@ def main(method):
     if args.row:
         child(args)
         return
-    rows, version = [], "?"
-    for row in ("f32", "bf16"):
-        if args.only.lower() not in row:
-            continue
-        out = subprocess.run([sys.executable, os.path.abspath(__file__), "--row", row, "--method", method,
-                              "--model", args.model, "--seconds", str(args.seconds), "--threads", str(args.threads)],
-                             check=True, stdout=subprocess.PIPE, text=True).stdout
-        values = json.loads(out.strip().splitlines()[-1])
-        version = values.pop("torch_version")
-        rows.append({"id": row, "values": values})
-    report = {
-        "source": f"torch {version} + transformers + PEFT ({args.threads} threads)",
-        "columns": [{"key": "torch", "title": "torch tok/s"}, {"key": "torch_ms", "title": "torch ms"},
-                    {"key": "torch_rss", "title": "torch RSS MiB"}],
-        "rows": rows,
-        "details": {"model": args.model, "seconds_per_row": args.seconds, "method": method},
-    }
-    with open(args.out, "w") as f:
-        json.dump(report, f, indent=1)
-
+    run_rows(os.path.abspath(__file__), args, "torch {version} + transformers + PEFT ({threads} threads)",
+             {"model": args.model, "seconds_per_row": args.seconds, "method": method}, extra=("--method", method))
 
 if __name__ == "__main__" and len(sys.argv) > 1 and "--method" in sys.argv:
     main(sys.argv[sys.argv.index("--method") + 1])
