@@ -86,7 +86,6 @@ public final class AdapterRegistry: @unchecked Sendable {
     /// Adds an adapter built in code under `name` (replacing one of that name).
     @discardableResult
     public func register(_ adapter: Adapter, name: String) -> Entry {
-        var adapter = adapter
         adapter.isTraining = false
         let count = adapter.exportedTensors().values.reduce(0) { $0 + $1.count }
         let entry = Entry(name: name, adapter: adapter, method: adapter.peftType, parameterCount: count,
