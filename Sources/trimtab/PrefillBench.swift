@@ -22,24 +22,13 @@ struct PrefillBench: BenchJob {
 
     func run(_ options: BenchOptions) throws -> BenchReport {
         let path = try Self.modelPath(options)
-        var report = BenchReport(
-            job: Self.name,
-            unit: "tokens/s (higher is better), ms per forward, peak RSS in MiB; ratio = ours over PyTorch tokens/s",
+        var report = Self.throughputReport(
+            job: Self.name, unit: "tokens/s (higher is better), ms per forward, peak RSS in MiB; "
+                + "ratio = ours over PyTorch tokens/s",
             summary: "forward (hidden states + logits of every position) of \(URL(fileURLWithPath: path).lastPathComponent), "
                 + "B=\(Self.batch) T=\(Self.tokens)",
-            machine: BenchMachine.describe(),
-            settings: ["timing": "median of forwards after one warm-up, \(options.seconds) s per row, at least 3 runs",
-                       "model": path],
-            labelTitles: ["weights", "B×T"],
-            columns: [.init(key: "ours", title: "ours tok/s"), .init(key: "torch", title: "torch tok/s"),
-                      .init(key: "ours_ms", title: "ours ms"), .init(key: "torch_ms", title: "torch ms"),
-                      .init(key: "ours_rss", title: "ours RSS MiB"), .init(key: "torch_rss", title: "torch RSS MiB")],
-            ratios: [.init(key: "ours_torch", title: "ours/torch", numerator: "ours", denominator: "torch")],
-            layout: ["ours", "torch", "ours_torch", "ours_ms", "torch_ms", "ours_rss", "torch_rss"],
-            rows: [], total: nil)
-        if let only = options.only { report.settings["only"] = only }
-        report.notes.append("RSS: VmHWM of this process, reset before each row (after the previous model is freed); "
-                            + "torch: ru_maxrss of a fresh process per row")
+            timing: "median of forwards after one warm-up, \(options.seconds) s per row, at least 3 runs",
+            model: path, options: options)
 
         var rng = SplitMix64(seed: 42)
         for type in [DType.f32, .bf16] where options.includes(type.rawValue) {
@@ -68,6 +57,28 @@ struct PrefillBench: BenchJob {
             if let peak = ProcessMemory.peakResidentBytes { row.values["ours_rss"] = Double(peak) / 1_048_576 }
             report.rows.append(row)
         }
+        return report
+    }
+
+    /// The report of a job with one row per weight storage (`f32`, `bf16`): our tokens/s,
+    /// milliseconds and peak RSS next to PyTorch's, with `extraColumns` (ours only) last.
+    static func throughputReport(job: String, unit: String, summary: String, timing: String, model: String,
+                                 options: BenchOptions, extraColumns: [BenchReport.Column] = []) -> BenchReport {
+        var report = BenchReport(
+            job: job, unit: unit, summary: summary, machine: BenchMachine.describe(),
+            settings: ["timing": timing, "model": model],
+            labelTitles: ["weights", "B×T"],
+            columns: [.init(key: "ours", title: "ours tok/s"), .init(key: "torch", title: "torch tok/s"),
+                      .init(key: "ours_ms", title: "ours ms"), .init(key: "torch_ms", title: "torch ms"),
+                      .init(key: "ours_rss", title: "ours RSS MiB"), .init(key: "torch_rss", title: "torch RSS MiB")]
+                + extraColumns,
+            ratios: [.init(key: "ours_torch", title: "ours/torch", numerator: "ours", denominator: "torch")],
+            layout: ["ours", "torch", "ours_torch", "ours_ms", "torch_ms", "ours_rss", "torch_rss"]
+                + extraColumns.map(\.key),
+            rows: [], total: nil)
+        if let only = options.only { report.settings["only"] = only }
+        report.notes.append("RSS: VmHWM of this process, reset before each row (after the previous model is freed); "
+                            + "torch: ru_maxrss of a fresh process per row")
         return report
     }
 

@@ -28,26 +28,14 @@ extension TrainingStepJob {
 
     func run(_ options: BenchOptions) throws -> BenchReport {
         let path = try PrefillBench.modelPath(options)
-        var report = BenchReport(
+        var report = PrefillBench.throughputReport(
             job: Self.name,
             unit: "tokens/s (higher is better), ms per step, peak RSS in MiB, GFLOP/s (4·N per token); "
                 + "ratio = ours over PyTorch tokens/s",
             summary: "\(Self.methodSummary) training step on \(URL(fileURLWithPath: path).lastPathComponent), "
                 + "B=\(Self.batch) T=\(Self.tokens), loss on every position, AdamW",
-            machine: BenchMachine.describe(),
-            settings: ["timing": "median of steps after one warm-up, \(options.seconds) s per row, at least 3 steps",
-                       "model": path],
-            labelTitles: ["weights", "B×T"],
-            columns: [.init(key: "ours", title: "ours tok/s"), .init(key: "torch", title: "torch tok/s"),
-                      .init(key: "ours_ms", title: "ours ms"), .init(key: "torch_ms", title: "torch ms"),
-                      .init(key: "ours_rss", title: "ours RSS MiB"), .init(key: "torch_rss", title: "torch RSS MiB"),
-                      .init(key: "ours_gflops", title: "ours GFLOP/s")],
-            ratios: [.init(key: "ours_torch", title: "ours/torch", numerator: "ours", denominator: "torch")],
-            layout: ["ours", "torch", "ours_torch", "ours_ms", "torch_ms", "ours_rss", "torch_rss", "ours_gflops"],
-            rows: [], total: nil)
-        if let only = options.only { report.settings["only"] = only }
-        report.notes.append("RSS: VmHWM of this process, reset before each row (after the previous model is freed); "
-                            + "torch: ru_maxrss of a fresh process per row")
+            timing: "median of steps after one warm-up, \(options.seconds) s per row, at least 3 steps",
+            model: path, options: options, extraColumns: [.init(key: "ours_gflops", title: "ours GFLOP/s")])
 
         var rng = SplitMix64(seed: 42)
         for type in [DType.f32, .bf16] where options.includes(type.rawValue) {
