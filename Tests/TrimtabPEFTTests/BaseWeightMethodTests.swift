@@ -140,17 +140,15 @@ final class BaseWeightMethodTests: XCTestCase {
         XCTAssertEqual(json["target_modules"] as? [String], ["ln_1", "ln_2", "ln_f"])
     }
 
-    /// Central finite differences through the model to the selected weights.
+    /// Finite differences (the fourth-order stencil: these tiny models are strongly curved)
+    /// through the model to the selected weights, at a fixed perturbed point.
     func testGradientsMatchFiniteDifferences() throws {
         for (method, gpt2) in Self.cases where method != .full {
             let (model, adapter) = try setup(method, gpt2: gpt2)
-            var rng = SplitMix64(seed: 3)
-            for p in adapter.trainableParameters.values {
-                for i in 0..<p.value.count { p.value.floats[i] += 0.1 * rng.nextNormal() }
-            }
+            perturb(adapter.trainableParameters, scale: 0.1, seed: 3)
             let parameters = adapter.trainableParameters.keys.sorted().prefix(6).compactMap { adapter.trainableParameters[$0] }
-            checkGradients("\(method) (\(gpt2 ? "GPT-2" : "Llama"))", inputs: parameters, eps: 1e-2, atol: 2e-3, rtol: 2e-2,
-                           maxElements: 8) { tape in
+            checkGradients("\(method) (\(gpt2 ? "GPT-2" : "Llama"))", inputs: parameters, eps: 5e-2, atol: 2e-3, rtol: 2e-2,
+                           maxElements: 32, fivePoint: true) { tape in
                 TinyModel.logits(model, adapter, batch, tape: tape)
             }
         }

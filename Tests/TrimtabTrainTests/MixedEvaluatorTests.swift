@@ -2,6 +2,7 @@ import XCTest
 import TrimtabModels
 import TrimtabPEFT
 import TrimtabTensor
+import TrimtabTestSupport
 @testable import TrimtabTrain
 
 /// Several adapters (and the base model) evaluated together in mixed batches report what
@@ -16,10 +17,7 @@ final class MixedEvaluatorTests: XCTestCase {
                                      tokenizer: tok)
         let bottleneck = try makeAdapter(.adapter, options: MethodOptions(bottleneck: BottleneckOptions(reductionFactor: 4)),
                                          model: model, tokenizer: tok)
-        var rng = SplitMix64(seed: 5)
-        for p in bottleneck.trainableParameters.values {
-            for i in 0..<p.value.count { p.value.floats[i] += 0.3 * rng.nextNormal() }
-        }
+        perturb(bottleneck.trainableParameters, scale: 0.3, seed: 5)
         let adapters: [Adapter?] = [prompt, nil, prefix, bottleneck]
         for adapter in adapters { adapter?.isTraining = false }
 

@@ -10,7 +10,9 @@ import Synchronization
 /// and `beta` a sum post-op, both baked into the cached primitive.
 ///
 /// On AVX-512 machines oneDNN picks its `brg:avx512_core` (f32) and
-/// `brg:avx512_core_bf16` / AMX (bf16) kernels; `ONEDNN_VERBOSE=1` shows which.
+/// `brg:avx512_core_bf16` / AMX (bf16) kernels; `ONEDNN_VERBOSE=1` shows which. Where
+/// oneDNN has no bf16 matmul for the CPU (AVX2-only machines), bf16 products widen their
+/// operands to f32 and run the f32 kernel instead.
 public final class DNNLBackend: GEMMBackend, @unchecked Sendable {
     public let name = "dnnl"
 
@@ -45,6 +47,8 @@ public final class DNNLBackend: GEMMBackend, @unchecked Sendable {
     /// Guards the cache and serialises execution (a cached entry's memory objects are
     /// rebound per call).
     private let state = Mutex<[Key: Entry]>([:])
+    /// Set once oneDNN has said it has no bf16 matmul on this CPU.
+    private let bf16Unavailable = Atomic<Bool>(false)
 
     public init() {
         var engine: dnnl_engine_t?
@@ -80,18 +84,28 @@ public final class DNNLBackend: GEMMBackend, @unchecked Sendable {
             scaleC(shape, beta: beta, c: c)
             return
         }
-        run(Key(shape: shape, alpha: alpha, beta: beta, bf16: true),
-            UnsafeMutableRawPointer(mutating: a), UnsafeMutableRawPointer(mutating: b), UnsafeMutableRawPointer(c))
+        if !bf16Unavailable.load(ordering: .relaxed),
+           run(Key(shape: shape, alpha: alpha, beta: beta, bf16: true),
+               UnsafeMutableRawPointer(mutating: a), UnsafeMutableRawPointer(mutating: b), UnsafeMutableRawPointer(c)) {
+            return
+        }
+        widenedGEMM(self, shape, alpha: alpha, a: a, b: b, beta: beta, c: c)
     }
 
+    /// Runs the product; false when oneDNN has no implementation for it (bf16 only).
+    @discardableResult
     private func run(_ key: Key, _ a: UnsafeMutableRawPointer, _ b: UnsafeMutableRawPointer,
-                     _ c: UnsafeMutableRawPointer) {
+                     _ c: UnsafeMutableRawPointer) -> Bool {
         state.withLock { cache in
             let entry: Entry
             if let found = cache[key] {
                 entry = found
             } else {
-                entry = makeEntry(key)
+                guard let made = makeEntry(key) else {
+                    bf16Unavailable.store(true, ordering: .relaxed)
+                    return false
+                }
+                entry = made
                 cache[key] = entry
             }
             Self.check(dnnl_memory_set_data_handle_v2(entry.src, a, stream), "set_data_handle(src)")
@@ -104,6 +118,7 @@ public final class DNNLBackend: GEMMBackend, @unchecked Sendable {
             ]
             Self.check(dnnl_primitive_execute(entry.primitive, stream, Int32(args.count), &args), "execute")
             Self.check(dnnl_stream_wait(stream), "stream_wait")
+            return true
         }
     }
 
@@ -123,7 +138,8 @@ public final class DNNLBackend: GEMMBackend, @unchecked Sendable {
         return desc
     }
 
-    private func makeEntry(_ key: Key) -> Entry {
+    /// The cached primitive for `key`; nil when oneDNN has no bf16 matmul on this CPU.
+    private func makeEntry(_ key: Key) -> Entry? {
         let s = key.shape
         let inType = key.bf16 ? dnnl_bf16 : dnnl_f32
         var src = describe(batch: s.batch, batchStride: s.strideA, rows: s.m, cols: s.k, ld: s.lda,
@@ -150,7 +166,9 @@ public final class DNNLBackend: GEMMBackend, @unchecked Sendable {
             Self.check(dnnl_primitive_attr_set_post_ops(attr, ops), "set_post_ops")
         }
         var descriptor: dnnl_primitive_desc_t?
-        Self.check(dnnl_primitive_desc_create(&descriptor, &matmul, attr, engine, nil), "primitive_desc_create \(s)")
+        let status = dnnl_primitive_desc_create(&descriptor, &matmul, attr, engine, nil)
+        if key.bf16 && status == dnnl_unimplemented { return nil }
+        Self.check(status, "primitive_desc_create \(s)")
         defer { dnnl_primitive_desc_destroy(descriptor) }
         var primitive: dnnl_primitive_t?
         Self.check(dnnl_primitive_create(&primitive, descriptor), "primitive_create")
