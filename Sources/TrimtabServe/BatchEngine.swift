@@ -120,11 +120,11 @@ public final class BatchEngine: @unchecked Sendable {
         return stream
     }
 
-    /// Jobs waiting for a row and rows decoding now.
+    /// Jobs waiting for a row (cancelled ones not counted) and rows decoding now.
     public var load: (queued: Int, active: Int) {
         condition.lock()
         defer { condition.unlock() }
-        return (pending.count, activeCount)
+        return (pending.count { !cancelled.contains($0.id) }, activeCount)
     }
 
     /// Stops accepting jobs, lets every queued and running job finish, and returns when
@@ -191,6 +191,7 @@ public final class BatchEngine: @unchecked Sendable {
             while pending.isEmpty && rows.isEmpty && cancelled.isEmpty && accepting { condition.wait() }
             let cancelledNow = cancelled
             cancelled.removeAll()
+            for _ in 0..<pending.count(where: { cancelledNow.contains($0.id) }) { metrics?.cancelled() }
             pending.removeAll { cancelledNow.contains($0.id) }
             var admitted: [Pending] = []
             while rows.count + admitted.count < configuration.maxBatch, !pending.isEmpty {

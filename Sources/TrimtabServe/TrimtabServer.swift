@@ -24,8 +24,8 @@ public struct TrimtabServer: Sendable {
     }
 
     /// The router with every route.
-    public func makeRouter() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    public func makeRouter() -> Router<ServeRequestContext> {
+        let router = Router(context: ServeRequestContext.self)
         router.add(middleware: StatusMetricsMiddleware(metrics: state.metrics))
         let state = self.state
         let service = CompletionService(state: state)
@@ -81,7 +81,7 @@ public struct TrimtabServer: Sendable {
             return Self.json(deleted)
         }
         for chat in [false, true] {
-            router.post(chat ? "/v1/chat/completions" : "/v1/completions") { request, _ -> Response in
+            router.post(chat ? "/v1/chat/completions" : "/v1/completions") { request, context -> Response in
                 let body = try await Self.collect(request, limit: state.limits.maxBodyBytes)
                 let parsed = try CompletionRequest.parse(body, chat: chat)
                 let job = try service.job(for: parsed, chat: chat)
@@ -89,27 +89,35 @@ public struct TrimtabServer: Sendable {
                 let id = (chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
                 let head = ResponseHead(id: id, model: parsed.model, created: Int(Date().timeIntervalSince1970), chat: chat)
                 if parsed.stream {
+                    // A streaming client that leaves is noticed when the next token is written.
                     return Self.streamed(events, head: head, includeUsage: parsed.includeUsage)
                 }
-                var text = ""
-                for await event in events {
-                    switch event {
-                    case let .text(piece): text += piece
-                    case let .done(reason, prompt, completion):
-                        return Self.json(head.whole(text: text, finish: reason, prompt: prompt, completion: completion))
+                // A client that closes its connection cancels the wait: the job leaves the
+                // queue or frees its row at the next step.
+                return try await ConnectionWatcher.cancellingOnClose(context.channel) {
+                    var text = ""
+                    for await event in events {
+                        switch event {
+                        case let .text(piece): text += piece
+                        case let .done(reason, prompt, completion):
+                            return Self.json(head.whole(text: text, finish: reason, prompt: prompt, completion: completion))
+                        }
                     }
+                    throw OpenAIError(status: .serviceUnavailable, message: "the request was cancelled", type: "server_error")
                 }
-                throw OpenAIError(status: .serviceUnavailable, message: "the request was cancelled", type: "server_error")
             }
         }
         return router
     }
 
     /// The application (HTTP server and engine services) listening on `host:port`.
-    public func makeApplication(host: String = "127.0.0.1", port: Int = 8080) -> some ApplicationProtocol {
+    /// `runEngine: false` leaves the engine to the caller (tests start it themselves to
+    /// hold jobs in the queue).
+    public func makeApplication(host: String = "127.0.0.1", port: Int = 8080, runEngine: Bool = true) -> some ApplicationProtocol {
         Application(router: makeRouter(),
+                    server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionWatcher()])),
                     configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "trimtab"),
-                    services: [EngineService(engine: state.engine)])
+                    services: runEngine ? [EngineService(engine: state.engine)] : [])
     }
 
     /// Serves on `host:port` until SIGTERM or SIGINT, then stops taking connections and

@@ -264,14 +264,14 @@ final class ServerHTTPTests: XCTestCase {
 
     func testQueueFullIs429() async throws {
         let s = try setup(engine: EngineConfiguration(maxBatch: 1, maxQueue: 2, contextLength: 64))
-        // The router alone, without the engine service: jobs wait until the test starts the engine.
-        let app = Application(router: TrimtabServer(state: s.state).makeRouter(),
-                              configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)))
+        // Without the engine service: jobs wait until the test starts the engine.
+        let app = TrimtabServer(state: s.state).makeApplication(host: "127.0.0.1", port: 0, runEngine: false)
         try await app.test(.live) { client in
             let port = try XCTUnwrap(client.port)
             let body: [String: Any] = ["model": "tiny", "prompt": "the cat", "max_tokens": 3, "temperature": 0]
             let waiting = (0..<2).map { _ in Task { try await postAlone(port: port, "/v1/completions", body) } }
-            while s.state.engine.load.queued < 2 { try await Task.sleep(nanoseconds: 5_000_000) }
+            let state = s.state
+            try await waitUntil("two jobs are queued") { state.engine.load.queued == 2 }
             let refused = try await client.post("/v1/completions", body)
             XCTAssertEqual(refused.status, .tooManyRequests)
             XCTAssertEqual(try refused.error["code"] as? String, "queue_full")
@@ -281,6 +281,33 @@ final class ServerHTTPTests: XCTestCase {
                 let response = try await task.value
                 XCTAssertEqual(response.status, .ok)
             }
+        }
+        await s.state.engine.shutdown()
+    }
+
+    /// A client that closes its connection while its non-streaming request waits for a row
+    /// takes the job out of the queue: the engine never runs it.
+    func testDisconnectedClientLeavesTheQueue() async throws {
+        let s = try setup(engine: EngineConfiguration(maxBatch: 1, maxQueue: 4, contextLength: 64))
+        // Without the engine service: the job waits in the queue until the test starts the engine.
+        let app = TrimtabServer(state: s.state).makeApplication(host: "127.0.0.1", port: 0, runEngine: false)
+        try await app.test(.live) { client in
+            let port = try XCTUnwrap(client.port)
+            let body: [String: Any] = ["model": "tiny", "prompt": "the cat", "max_tokens": 3, "temperature": 0]
+            let data = ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body))
+            let state = s.state
+            try await TestClient.withClient(host: "127.0.0.1", port: port) { leaving in
+                try await leaving.executeAndDontWaitForResponse(
+                    .init("/v1/completions", method: .post, headers: [.contentType: "application/json"], body: data))
+                try await waitUntil("the job is queued") { state.engine.load.queued == 1 }
+                try await leaving.close(mode: .all)
+            }
+            try await waitUntil("the job leaves the queue") { state.engine.load.queued == 0 }
+            s.state.engine.start()
+            let answer = try await client.post("/v1/completions", body)
+            XCTAssertEqual(answer.status, .ok)
+            let metrics = String(decoding: try await client.execute(uri: "/metrics", method: .get).body.readableBytesView, as: UTF8.self)
+            XCTAssertTrue(metrics.contains("trimtab_requests_cancelled_total 1"), metrics)
         }
         await s.state.engine.shutdown()
     }
@@ -338,5 +365,19 @@ final class ServerHTTPTests: XCTestCase {
             XCTAssertEqual(failed.status, .unprocessableContent)
             XCTAssertTrue((try failed.error["message"] as? String ?? "").contains("adapter_model.safetensors"))
         }
+    }
+}
+
+struct TimedOut: Error, CustomStringConvertible {
+    let what: String
+    var description: String { "timed out after 10 s waiting until \(what)" }
+}
+
+/// Polls `condition` every 5 ms for up to 10 s, and fails after that.
+func waitUntil(_ what: String, _ condition: @Sendable () -> Bool) async throws {
+    let deadline = Date().addingTimeInterval(10)
+    while !condition() {
+        guard Date() < deadline else { throw TimedOut(what: what) }
+        try await Task.sleep(nanoseconds: 5_000_000)
     }
 }
