@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Load generator for `trimtab serve` (loopback only, bounded in time and count).
 
-Creates N prompt-tuning adapters (random soft prompts, PEFT format) in the server's
-adapter directory, then for each mix of 1, 8 and 64 distinct adapters sends --requests
-greedy completions with --concurrency in flight, and reports requests/s, generated
-tokens/s and p50/p99 latency.
+Creates N random adapters of each kind asked for (PEFT format: soft prompts, and LoRAs
+of rank 8 on q_proj and v_proj) in the server's adapter directory, then for each kind and
+each mix of 1, 8 and 64 distinct adapters sends --requests greedy completions with
+--concurrency in flight, and reports requests/s, generated tokens/s and p50/p99 latency.
+With --rounds 2 the mixes run twice, the second time in reverse order (64, 8, 1), and the
+table gives the mean of both, so a drift of the machine over the run does not read as an
+effect of the mix.
 
     trimtab serve --adapters /tmp/bench-adapters --max-batch 16 &
-    bench/serve_load.py --adapters /tmp/bench-adapters --token-dim 576
+    bench/serve_load.py --adapters /tmp/bench-adapters --kinds soft,lora --rounds 2
 
 Standard library only. Every mix stops after --seconds even if requests remain.
 """
@@ -24,26 +27,53 @@ import urllib.parse
 import urllib.request
 
 
-def write_soft_prompt(directory, name, tokens, dim, seed):
-    """A PEFT prompt-tuning adapter: adapter_config.json + adapter_model.safetensors."""
+def write_adapter(directory, name, tensors, config):
+    """A PEFT adapter directory: adapter_model.safetensors (f32 tensors, written through a
+    temporary file) and adapter_config.json. `tensors` maps names to (shape, values)."""
     path = os.path.join(directory, name)
     os.makedirs(path, exist_ok=True)
-    rng = random.Random(seed)
-    values = [rng.gauss(0, 0.05) for _ in range(tokens * dim)]
-    data = struct.pack(f"<{len(values)}f", *values)
-    header = json.dumps({"__metadata__": {"format": "pt"},
-                         "prompt_embeddings": {"dtype": "F32", "shape": [tokens, dim],
-                                               "data_offsets": [0, len(data)]}}).encode()
-    header += b" " * ((8 - len(header) % 8) % 8)
+    header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
+    for tensor_name, (shape, values) in tensors.items():
+        blob = struct.pack(f"<{len(values)}f", *values)
+        header[tensor_name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + len(blob)]}
+        blobs.append(blob)
+        offset += len(blob)
+    encoded = json.dumps(header).encode()
+    encoded += b" " * ((8 - len(encoded) % 8) % 8)
     tmp = os.path.join(path, ".adapter_model.safetensors.tmp")
     with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(header)) + header + data)
+        f.write(struct.pack("<Q", len(encoded)) + encoded + b"".join(blobs))
     os.replace(tmp, os.path.join(path, "adapter_model.safetensors"))
-    config = {"peft_type": "PROMPT_TUNING", "task_type": "CAUSAL_LM", "num_virtual_tokens": tokens,
-              "token_dim": dim, "num_transformer_submodules": 1, "prompt_tuning_init": "RANDOM",
-              "inference_mode": True}
     with open(os.path.join(path, "adapter_config.json"), "w") as f:
-        json.dump(config, f)
+        json.dump(dict(config, task_type="CAUSAL_LM", inference_mode=True), f)
+
+
+def write_soft_prompt(directory, name, args, seed):
+    """A PEFT prompt-tuning adapter of --virtual-tokens random rows."""
+    rng = random.Random(seed)
+    tokens, dim = args.virtual_tokens, args.token_dim
+    write_adapter(directory, name, {"prompt_embeddings": ([tokens, dim], [rng.gauss(0, 0.05) for _ in range(tokens * dim)])},
+                  {"peft_type": "PROMPT_TUNING", "num_virtual_tokens": tokens, "token_dim": dim,
+                   "num_transformer_submodules": 1, "prompt_tuning_init": "RANDOM"})
+
+
+def write_lora(directory, name, args, seed, rank=8):
+    """A PEFT LoRA adapter, r=8 on q_proj and v_proj of every layer; B is random too (PEFT
+    starts it at zero), so each adapter steers the model its own way."""
+    rng = random.Random(seed)
+    dim, tensors = args.token_dim, {}
+    for layer in range(args.layers):
+        for module, out in (("q_proj", dim), ("v_proj", args.kv_dim)):
+            prefix = f"base_model.model.model.layers.{layer}.self_attn.{module}"
+            tensors[f"{prefix}.lora_A.weight"] = ([rank, dim], [rng.gauss(0, 0.05) for _ in range(rank * dim)])
+            tensors[f"{prefix}.lora_B.weight"] = ([out, rank], [rng.gauss(0, 0.05) for _ in range(out * rank)])
+    write_adapter(directory, name, tensors,
+                  {"peft_type": "LORA", "r": rank, "lora_alpha": 2 * rank, "lora_dropout": 0.0,
+                   "target_modules": ["q_proj", "v_proj"], "bias": "none", "fan_in_fan_out": False,
+                   "init_lora_weights": True, "use_rslora": False, "use_dora": False})
+
+
+WRITERS = {"soft": write_soft_prompt, "lora": write_lora}
 
 
 def post(url, body, timeout):
@@ -104,8 +134,12 @@ def main():
     p.add_argument("--server", default="http://127.0.0.1:8080")
     p.add_argument("--adapters", required=True, help="the server's --adapters directory")
     p.add_argument("--token-dim", type=int, default=576, help="the model's hidden size (SmolLM2-135M: 576)")
+    p.add_argument("--kv-dim", type=int, default=192, help="v_proj's output width (SmolLM2-135M: 3 heads × 64)")
+    p.add_argument("--layers", type=int, default=30, help="the model's layers (SmolLM2-135M: 30)")
     p.add_argument("--virtual-tokens", type=int, default=10)
+    p.add_argument("--kinds", default="soft", help="adapter kinds, comma-separated: soft, lora")
     p.add_argument("--mixes", default="1,8,64")
+    p.add_argument("--rounds", type=int, default=1, help="2: run the mixes again in reverse order and average")
     p.add_argument("--requests", type=int, default=64, help="requests per mix (at most)")
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--max-tokens", type=int, default=16)
@@ -119,26 +153,44 @@ def main():
     mixes = [int(m) for m in args.mixes.split(",")]
     if args.requests > 10_000 or args.seconds > 1800:
         sys.exit("serve_load: at most 10000 requests and 1800 s per mix")
-    names = [f"bench-soft-{i:02d}" for i in range(max(mixes))]
-    for i, name in enumerate(names):
-        write_soft_prompt(args.adapters, name, args.virtual_tokens, args.token_dim, seed=i)
+    kinds = [k for k in args.kinds.split(",") if k]
+    if any(k not in WRITERS for k in kinds) or args.rounds not in (1, 2):
+        sys.exit(f"serve_load: --kinds takes {', '.join(WRITERS)}; --rounds 1 or 2")
+    names = {kind: [f"bench-{kind}-{i:02d}" for i in range(max(mixes))] for kind in kinds}
+    for kind in kinds:
+        for i, name in enumerate(names[kind]):
+            WRITERS[kind](args.adapters, name, args, seed=i)
     # Warm up (loads every adapter once, outside the timed runs).
-    for name in names:
-        post(args.server + "/v1/completions", {"model": name, "prompt": "hi", "max_tokens": 1}, timeout=60)
+    for kind in kinds:
+        for name in names[kind]:
+            post(args.server + "/v1/completions", {"model": name, "prompt": "hi", "max_tokens": 1}, timeout=60)
 
-    results = [run_mix(args.server, names[:k], args.requests, args.concurrency, args.max_tokens, args.seconds)
-               for k in mixes]
-    print(f"{'adapters':>8} {'requests':>8} {'errors':>6} {'req/s':>8} {'gen tok/s':>10} {'p50 s':>8} {'p99 s':>8}")
-    for r in results:
-        print(f"{r['adapters']:>8} {r['requests']:>8} {r['errors']:>6} {r['requests_per_s']:>8.2f} "
-              f"{r['tokens_per_s']:>10.1f} {r['p50_s']:>8.2f} {r['p99_s']:>8.2f}")
-    if results and results[0]["tokens_per_s"] > 0:
-        for r in results[1:]:
-            print(f"{r['adapters']} adapters keep {100 * r['tokens_per_s'] / results[0]['tokens_per_s']:.0f}% "
-                  f"of the single-adapter token rate")
+    runs = []  # (kind, mix, result), in the order they ran
+    for round_index in range(args.rounds):
+        order = [(kind, k) for kind in kinds for k in mixes]
+        for kind, k in (order if round_index == 0 else list(reversed(order))):
+            result = run_mix(args.server, names[kind][:k], args.requests, args.concurrency, args.max_tokens,
+                             args.seconds)
+            print(f"round {round_index + 1}: {kind} x{k}: {result['tokens_per_s']:.1f} tok/s", file=sys.stderr)
+            runs.append((kind, k, result))
+
+    def mean(kind, k, key):
+        values = [r[key] for kd, m, r in runs if kd == kind and m == k]
+        return sum(values) / len(values)
+
+    print(f"{'kind':>5} {'adapters':>8} {'requests':>8} {'errors':>6} {'req/s':>8} {'gen tok/s':>10} "
+          f"{'p50 s':>8} {'p99 s':>8} {'vs 1':>6}")
+    for kind in kinds:
+        for k in mixes:
+            share = mean(kind, k, "tokens_per_s") / max(mean(kind, mixes[0], "tokens_per_s"), 1e-9)
+            print(f"{kind:>5} {k:>8} {sum(r['requests'] for kd, m, r in runs if kd == kind and m == k):>8} "
+                  f"{sum(r['errors'] for kd, m, r in runs if kd == kind and m == k):>6} "
+                  f"{mean(kind, k, 'requests_per_s'):>8.2f} {mean(kind, k, 'tokens_per_s'):>10.1f} "
+                  f"{mean(kind, k, 'p50_s'):>8.2f} {mean(kind, k, 'p99_s'):>8.2f} {100 * share:>5.0f}%")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"args": vars(args), "results": results}, f, indent=2)
+            json.dump({"args": vars(args), "runs": [{"kind": kd, "adapters": m, **r} for kd, m, r in runs]}, f,
+                      indent=2)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,8 @@ enum BenchJobs {
         DecodeBench.self,
         PromptTuningStepBench.self,
         PrefixTuningStepBench.self,
+        LoRAStepBench.self,
+        FullFineTuningStepBench.self,
     ]
 
     /// The job called `name`, if any.

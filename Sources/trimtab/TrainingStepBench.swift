@@ -12,25 +12,35 @@ import TrimtabTrain
 /// with f32 weight matrices (row `f32`) and with bf16 ones (row `bf16`). Reports real
 /// tokens per second (virtual tokens not counted), milliseconds per step, peak resident
 /// memory, and the achieved GFLOP/s counted as the issue defines it: 4·N FLOPs per token
-/// for a frozen model (forward + input-gradient backward), N the model's parameter count
-/// without the embedding table plus the output projection.
-/// `scripts/bench/torch_<job>.py` runs the same step with transformers + PEFT.
+/// for a frozen model (forward + input-gradient backward), 6·N when the weights train
+/// too, N the model's parameter count without the embedding table plus the output
+/// projection. `scripts/bench/torch_<job>.py` runs the same step with transformers + PEFT.
 protocol TrainingStepJob: BenchJob {
     /// The adapter the step trains.
     static func makeAdapter(model: LanguageModel, loaded: LoadedModel) throws -> Adapter
     /// How the method is described in the report.
     static var methodSummary: String { get }
+    /// The model's own weights that train (full fine-tuning); none by default.
+    static var trainableWeights: @Sendable (String) -> Bool { get }
+    /// Storage of the weight matrices timed, one row each.
+    static var weightTypes: [DType] { get }
+    /// FLOPs per matrix parameter and token: forward and input gradients (4), plus the
+    /// weight gradients when the weights train (6).
+    static var flopsPerParameter: Int { get }
 }
 
 extension TrainingStepJob {
     static var batch: Int { 8 }
     static var tokens: Int { 128 }
+    static var trainableWeights: @Sendable (String) -> Bool { { _ in false } }
+    static var weightTypes: [DType] { [.f32, .bf16] }
+    static var flopsPerParameter: Int { 4 }
 
     func run(_ options: BenchOptions) throws -> BenchReport {
         let path = try PrefillBench.modelPath(options)
         var report = PrefillBench.throughputReport(
             job: Self.name,
-            unit: "tokens/s (higher is better), ms per step, peak RSS in MiB, GFLOP/s (4·N per token); "
+            unit: "tokens/s (higher is better), ms per step, peak RSS in MiB, GFLOP/s (\(Self.flopsPerParameter)·N per token); "
                 + "ratio = ours over PyTorch tokens/s",
             summary: "\(Self.methodSummary) training step on \(URL(fileURLWithPath: path).lastPathComponent), "
                 + "B=\(Self.batch) T=\(Self.tokens), loss on every position, AdamW",
@@ -38,15 +48,15 @@ extension TrainingStepJob {
             model: path, options: options, extraColumns: [.init(key: "ours_gflops", title: "ours GFLOP/s")])
 
         var rng = SplitMix64(seed: 42)
-        for type in [DType.f32, .bf16] where options.includes(type.rawValue) {
+        for type in Self.weightTypes where options.includes(type.rawValue) {
             PrefillBench.resetPeakRSS()
             options.log("\(Self.name) \(type.rawValue): loading \(path)")
             let seconds: Double
             let flopsPerToken: Double
             do {
-                let loaded = try ModelLoader.load(path, matrixType: type)
+                let loaded = try ModelLoader.load(path, matrixType: type, trainable: Self.trainableWeights)
                 let model = loaded.model
-                flopsPerToken = 4 * Double(Self.frozenMatrixParameters(model))
+                flopsPerToken = Double(Self.flopsPerParameter * Self.frozenMatrixParameters(model))
                 let adapter = try Self.makeAdapter(model: model, loaded: loaded)
                 let parameters = adapter.trainableParameters.keys.sorted().compactMap { adapter.trainableParameters[$0] }
                 let optimizer = try AdamW(parameters: parameters, learningRate: 1e-3)
@@ -115,5 +125,34 @@ struct PrefixTuningStepBench: TrainingStepJob {
     static func makeAdapter(model: LanguageModel, loaded: LoadedModel) throws -> Adapter {
         try TrimtabPEFT.makeAdapter(.prefixTuning, options: PromptMethodOptions(virtualTokens: 20, seed: 42),
                                     model: model, tokenizer: loaded.tokenizer)
+    }
+}
+
+/// `trimtab bench --job lora`: LoRA r=8 (alpha 16) on q_proj and v_proj, PEFT's init.
+struct LoRAStepBench: TrainingStepJob {
+    static let name = "lora"
+    static let summary = "tokens/s, ms per step and peak RSS of a LoRA training step "
+        + "(r=8 on q_proj,v_proj) on B=8 T=128, f32 and bf16 weights"
+    static let methodSummary = "LoRA (r=8, alpha 16, q_proj,v_proj)"
+
+    static func makeAdapter(model: LanguageModel, loaded: LoadedModel) throws -> Adapter {
+        try makeLinearAdapter(.lora, options: LinearMethodOptions(rank: 8, targetModules: .names(["q_proj", "v_proj"]),
+                                                                  seed: 42),
+                              model: model)
+    }
+}
+
+/// `trimtab bench --job full`: every weight trains (f32 only: trained weights stay f32).
+struct FullFineTuningStepBench: TrainingStepJob {
+    static let name = "full"
+    static let summary = "tokens/s, ms per step and peak RSS of a full fine-tuning step "
+        + "(every weight, AdamW) on B=8 T=128, f32 weights"
+    static let methodSummary = "full fine-tuning"
+    static let weightTypes: [DType] = [.f32]
+    static let flopsPerParameter = 6
+    static let trainableWeights: @Sendable (String) -> Bool = TrainingMethod.full.trainableWeights
+
+    static func makeAdapter(model: LanguageModel, loaded: LoadedModel) throws -> Adapter {
+        try TrimtabPEFT.makeAdapter(.full, options: MethodOptions(), model: model, tokenizer: loaded.tokenizer)
     }
 }

@@ -29,10 +29,10 @@ def time_calls(call, seconds, label):
     return statistics.median(times)
 
 
-def run_rows(script, args, source, details, extra=()):
-    """Runs `script --row R` for each row `args.only` admits and writes `args.out`."""
-    rows, version = [], "?"
-    for row in ("f32", "bf16"):
+def run_rows(script, args, source, details, extra=(), rows=("f32", "bf16")):
+    """Runs `script --row R` for each of `rows` that `args.only` admits and writes `args.out`."""
+    results, version = [], "?"
+    for row in rows:
         if args.only.lower() not in row:
             continue
         out = subprocess.run([sys.executable, script, "--row", row, "--model", args.model,
@@ -40,8 +40,8 @@ def run_rows(script, args, source, details, extra=()):
                              check=True, stdout=subprocess.PIPE, text=True).stdout
         values = json.loads(out.strip().splitlines()[-1])
         version = values.pop("torch_version")
-        rows.append({"id": row, "values": values})
+        results.append({"id": row, "values": values})
     report = {"source": source.format(version=version, threads=args.threads), "columns": COLUMNS,
-              "rows": rows, "details": details}
+              "rows": results, "details": details}
     with open(args.out, "w") as f:
         json.dump(report, f, indent=1)

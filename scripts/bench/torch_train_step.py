@@ -1,17 +1,18 @@
 #!/usr/bin/env python3
-"""PyTorch's side of the training-step jobs (`prompt-tuning`, `prefix-tuning`): transformers + PEFT.
+"""PyTorch's side of the training-step jobs (`prompt-tuning`, `prefix-tuning`, `lora`, `full`).
 
 The same step as Sources/trimtab/TrainingStepBench.swift: SmolLM2-135M-Instruct from the
 cached GGUF (`AutoModelForCausalLM.from_pretrained(dir, gguf_file=name)`), frozen, wrapped
 with `get_peft_model` (PromptTuningConfig or PrefixTuningConfig, 20 virtual tokens, random
-init); 8 rows of 128 random tokens with `labels=input_ids` (loss on every position);
+init; LoraConfig r=8, alpha 16 on q_proj, v_proj) or, for `full`, every weight trainable
+and no PEFT (f32 only); 8 rows of 128 random tokens with `labels=input_ids` (loss on every position);
 forward, backward, `clip_grad_norm_(1)`, torch AdamW step. Row `f32` keeps f32 weights;
 row `bf16` casts the frozen model to bfloat16 (the adapter's parameters stay f32, as
 Trimtab's do), run under `torch.autocast("cpu", dtype=torch.bfloat16)`. Each row runs in
 its own child process on 2 threads so its peak RSS (ru_maxrss) is its own.
 
 Writes JSON that `trimtab bench --job JOB --compare FILE` merges by row id; bench/run calls
-it through scripts/bench/torch_prompt_tuning.py / torch_prefix_tuning.py.
+it through scripts/bench/torch_<job>.py.
 """
 import argparse
 import json
@@ -29,7 +30,7 @@ DEFAULT_MODEL = os.path.join(os.environ.get("TRIMTAB_CACHE", os.path.expanduser(
 
 def child(args):
     import torch
-    from peft import PrefixTuningConfig, PromptTuningConfig, TaskType, get_peft_model
+    from peft import LoraConfig, PrefixTuningConfig, PromptTuningConfig, TaskType, get_peft_model
     from transformers import AutoModelForCausalLM
     torch.set_num_threads(args.threads)
     torch.manual_seed(42)
@@ -37,11 +38,18 @@ def child(args):
                                                  dtype=torch.float32)
     if args.row == "bf16":
         model = model.to(torch.bfloat16)
-    if args.method == "prompt-tuning":
-        config = PromptTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=P)
+    if args.method == "full":
+        pm = model
+        for p in pm.parameters():
+            p.requires_grad_(True)
     else:
-        config = PrefixTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=P)
-    pm = get_peft_model(model, config)
+        if args.method == "prompt-tuning":
+            config = PromptTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=P)
+        elif args.method == "prefix-tuning":
+            config = PrefixTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=P)
+        else:
+            config = LoraConfig(task_type=TaskType.CAUSAL_LM, r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"])
+        pm = get_peft_model(model, config)
     for p in pm.parameters():
         if p.requires_grad:
             p.data = p.data.float()
@@ -78,7 +86,8 @@ def main(method):
         child(args)
         return
     run_rows(os.path.abspath(__file__), args, "torch {version} + transformers + PEFT ({threads} threads)",
-             {"model": args.model, "seconds_per_row": args.seconds, "method": method}, extra=("--method", method))
+             {"model": args.model, "seconds_per_row": args.seconds, "method": method}, extra=("--method", method),
+             rows=("f32",) if method == "full" else ("f32", "bf16"))
 
 if __name__ == "__main__" and len(sys.argv) > 1 and "--method" in sys.argv:
     main(sys.argv[sys.argv.index("--method") + 1])
