@@ -44,6 +44,19 @@ public final class KVCache {
     /// Positions still free.
     public var remaining: Int { capacity - length }
 
+    /// Copies of `layer`'s cached keys and values of batch row `row`: `[length, kvHeads, headDim]`
+    /// each (keys as attention sees them, after the rotary embedding).
+    public func contents(layer: Int, row: Int = 0) -> (key: Tensor, value: Tensor) {
+        precondition(layer < keys.count && row < batchSize, "KV cache: layer \(layer), row \(row) out of range")
+        let rowWidth = kvHeads * headDim
+        func copy(_ store: Tensor) -> Tensor {
+            let out = Tensor(zeros: [length, kvHeads, headDim])
+            out.floats.update(from: store.floats + row * capacity * rowWidth, count: length * rowWidth)
+            return out
+        }
+        return (copy(keys[layer]), copy(values[layer]))
+    }
+
     /// Writes `count` new positions of `layer` (`[B, count, kvHeads, headDim]`) after the
     /// cached ones and returns keys and values of all `length + count` positions.
     func append(layer: Int, key: Tensor, value: Tensor, count: Int) -> (key: Tensor, value: Tensor) {

@@ -45,7 +45,8 @@ struct TrainCommand: ParsableCommand {
     // The adapter.
     @Option(help: "Virtual tokens (default 20).")
     var virtualTokens: Int?
-    @Option(name: .customLong("init"), help: "Prompt tuning's initialisation: random, vocab or text (default random).")
+    @Option(name: .customLong("init"), help: ArgumentHelp("Prompt tuning's initialisation: random, vocab or text; "
+                + "prefix tuning: random or text (the model's own keys and values for --init-text) (default random)."))
     var initialisation: String?
     @Option(help: "The text for --init text.")
     var initText: String?
@@ -184,8 +185,11 @@ struct TrainCommand: ParsableCommand {
         if options.initText != nil && options.initialisation != .text {
             throw ValidationError("--init-text is used only with --init text")
         }
-        if promptMethod != .promptTuning && options.initialisation != .random {
-            throw ValidationError("--init \(initName) applies to prompt tuning only")
+        options.prefixProjection = try prefixProjection ?? file.bool("prefix-projection") ?? false
+        let textPrefix = promptMethod == .prefixTuning && options.initialisation == .text && !options.prefixProjection
+        if promptMethod != .promptTuning && options.initialisation != .random && !textPrefix {
+            throw ValidationError("--init \(initName) applies to prompt tuning, and text to prefix tuning without "
+                                  + "--prefix-projection")
         }
         let encoderName = try encoder ?? file.string("encoder") ?? "mlp"
         guard let encoderKind = PromptEncoderKind(rawValue: encoderName.uppercased()) else {
@@ -194,7 +198,6 @@ struct TrainCommand: ParsableCommand {
         options.encoder = encoderKind
         options.encoderHiddenSize = try encoderHiddenSize ?? file.int("encoder-hidden-size")
         if let size = options.encoderHiddenSize, size < 1 { throw ValidationError("--encoder-hidden-size must be ≥ 1") }
-        options.prefixProjection = try prefixProjection ?? file.bool("prefix-projection") ?? false
         if options.prefixProjection && promptMethod != .prefixTuning {
             throw ValidationError("--prefix-projection applies to prefix tuning only")
         }

@@ -19,10 +19,12 @@ public func makeAdapter(_ method: PromptMethod, options: PromptMethodOptions, mo
     if let hidden = options.encoderHiddenSize, hidden <= 0 {
         throw AdapterError.invalidOption(field: "encoderHiddenSize", reason: "must be positive, got \(hidden)")
     }
-    if method != .promptTuning && options.initialisation != .random {
+    let textPrefix = method == .prefixTuning && options.initialisation == .text && !options.prefixProjection
+    if method != .promptTuning && options.initialisation != .random && !textPrefix {
         throw AdapterError.invalidOption(field: "initialisation",
-                                         reason: "\(options.initialisation) applies to prompt tuning only; P-tuning "
-                                             + "and prefix tuning start from random embeddings, as in PEFT")
+                                         reason: "\(options.initialisation) applies to prompt tuning and to prefix tuning "
+                                             + "without a projection (text); P-tuning starts from random embeddings, "
+                                             + "as in PEFT")
     }
     switch method {
     case .promptTuning:
@@ -53,8 +55,46 @@ public func makeAdapter(_ method: PromptMethod, options: PromptMethodOptions, mo
                                               baseModelNameOrPath: options.baseModelNameOrPath)
         let configuration = PrefixTuningConfiguration(settings: settings, encoderHiddenSize: options.encoderHiddenSize,
                                                       prefixProjection: options.prefixProjection)
+        if textPrefix {
+            let ids = try initTextIds(options, tokenizer: tokenizer)
+            return try PrefixTuningAdapter(configuration: configuration,
+                                           prefix: prefixRows(of: model, reading: ids), model: model)
+        }
         return try PrefixTuningAdapter(configuration: configuration, model: model, seed: options.seed)
     }
+}
+
+/// The TEXT-init token ids: the tokenized text (with special tokens, as PEFT's
+/// `tokenizer(init_text)`) repeated or cut to the virtual token count.
+private func initTextIds(_ options: PromptMethodOptions, tokenizer: Tokenizer) throws -> [Int32] {
+    guard let text = options.initText, !text.isEmpty else {
+        throw AdapterError.invalidOption(field: "initText", reason: "is required for TEXT initialisation")
+    }
+    let ids = PromptEmbedding.textIds(tokenizer.encode(text, addSpecialTokens: true), virtualTokens: options.virtualTokens)
+    guard !ids.isEmpty else {
+        throw AdapterError.invalidOption(field: "initText", reason: "tokenizes to no tokens")
+    }
+    return ids
+}
+
+/// Prefix rows `[P, L·2·C']` holding the keys and values the model itself computes for
+/// `ids` (Li & Liang 2021, §7.2: initialising the prefix with the activations of real
+/// words). The prefix then starts as the text read before every input, which is what
+/// it acts as: real tokens take positions P, P+1, … after it.
+func prefixRows(of model: LanguageModel, reading ids: [Int32]) -> Tensor {
+    let p = ids.count, layers = model.layerCount, width = model.kvHeadCount * model.headDim
+    let cache = model.makeCache(batchSize: 1, capacity: p)
+    _ = model.hiddenStates(TokenBatch(rows: [ids]), tape: Tape(recording: false), hooks: nil, cache: cache)
+    let table = Tensor(zeros: [p, layers * 2 * width])
+    for layer in 0..<layers {
+        let (key, value) = cache.contents(layer: layer)
+        for position in 0..<p {
+            let row = table.floats + position * layers * 2 * width
+            (row + 2 * layer * width).update(from: key.floats + position * width, count: width)
+            (row + (2 * layer + 1) * width).update(from: value.floats + position * width, count: width)
+        }
+    }
+    return table
 }
 
 private func makePromptTuning(_ options: PromptMethodOptions, model: LanguageModel,
@@ -72,15 +112,9 @@ private func makePromptTuning(_ options: PromptMethodOptions, model: LanguageMod
         configuration.initialisation = .sampleVocab
         prompt = try PromptEmbedding.sampledVocabulary(virtualTokens: p, model: model, seed: options.seed)
     case .text:
-        guard let text = options.initText, !text.isEmpty else {
-            throw AdapterError.invalidOption(field: "initText", reason: "is required for TEXT initialisation")
-        }
-        let ids = PromptEmbedding.textIds(tokenizer.encode(text, addSpecialTokens: true), virtualTokens: p)
-        guard !ids.isEmpty else {
-            throw AdapterError.invalidOption(field: "initText", reason: "tokenizes to no tokens")
-        }
+        let ids = try initTextIds(options, tokenizer: tokenizer)
         configuration.initialisation = .text
-        configuration.initText = text
+        configuration.initText = options.initText
         configuration.tokenizerNameOrPath = options.baseModelNameOrPath ?? "base-model-tokenizer"
         prompt = try WordEmbeddings.rows(of: model, ids: ids)
     }

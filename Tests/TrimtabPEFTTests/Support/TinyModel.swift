@@ -43,6 +43,8 @@ enum TinyModel {
         ("P-tuning, LSTM", .pTuning,
          PromptMethodOptions(virtualTokens: 3, encoder: .lstm, encoderHiddenSize: 5, seed: 5)),
         ("prefix tuning", .prefixTuning, PromptMethodOptions(virtualTokens: 3, seed: 6)),
+        ("prefix tuning, text", .prefixTuning,
+         PromptMethodOptions(virtualTokens: 4, initialisation: .text, initText: "the good film", seed: 8)),
         ("prefix tuning, projection", .prefixTuning,
          PromptMethodOptions(virtualTokens: 3, encoderHiddenSize: 6, prefixProjection: true, seed: 7)),
     ]
