@@ -98,8 +98,10 @@ def run_mix(server, names, requests, concurrency, max_tokens, seconds):
                 if i >= requests or time.monotonic() > deadline:
                     return
                 next_index[0] += 1
+            # ignore_eos: every request generates max_tokens tokens, so each mix does the
+            # same work whatever its adapters make the model say.
             body = {"model": names[i % len(names)], "prompt": prompts[i % len(prompts)],
-                    "max_tokens": max_tokens, "temperature": 0}
+                    "max_tokens": max_tokens, "temperature": 0, "ignore_eos": True}
             start = time.monotonic()
             try:
                 answer = post(server + "/v1/completions", body, timeout=max(5, seconds))

@@ -22,6 +22,9 @@ struct CompletionRequest {
     var seed: UInt64?
     var stream: Bool
     var includeUsage: Bool
+    /// vLLM's extension: generate through end-of-sequence tokens, always `max_tokens` of
+    /// them (for benchmarks that need equal work per request).
+    var ignoreEOS = false
 
     /// Parses `data` (`chat` picks the endpoint's shape).
     static func parse(_ data: Data, chat: Bool) throws -> CompletionRequest {
@@ -88,7 +91,8 @@ struct CompletionRequest {
         default: throw OpenAIError.invalid("'stream_options' must be an object", param: "stream_options")
         }
         return CompletionRequest(model: model, input: input, maxTokens: maxTokens, temperature: Float(temperature),
-                                 topP: Float(topP), stop: stop, seed: seed, stream: stream, includeUsage: includeUsage)
+                                 topP: Float(topP), stop: stop, seed: seed, stream: stream, includeUsage: includeUsage,
+                                 ignoreEOS: try f.bool("ignore_eos") ?? false)
     }
 
     private static func prompt(_ value: JSONValue?) throws -> Input {

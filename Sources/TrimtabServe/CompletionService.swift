@@ -18,7 +18,7 @@ struct CompletionService: Sendable {
     func job(for request: CompletionRequest, chat: Bool) throws -> GenerationJob {
         let tokenizer = state.tokenizer
         var stops = Set<Int32>()
-        if let eos = tokenizer.eosId { stops.insert(eos) }
+        if let eos = tokenizer.eosId, !request.ignoreEOS { stops.insert(eos) }
         let prompt: [Int32]
         let param = chat ? "messages" : "prompt"
         switch request.input {
@@ -35,7 +35,7 @@ struct CompletionService: Sendable {
                 throw OpenAIError.invalid("the model has no chat format this server recognises; use /v1/completions",
                                           param: "messages")
             }
-            if let end = tokenizer.tokenToId(template.endOfTurn) { stops.insert(end) }
+            if let end = tokenizer.tokenToId(template.endOfTurn), !request.ignoreEOS { stops.insert(end) }
             prompt = tokenizer.encode(template.render(messages, addGenerationPrompt: true), addSpecialTokens: true)
         }
         guard !prompt.isEmpty else {

@@ -285,6 +285,20 @@ final class ServerHTTPTests: XCTestCase {
         await s.state.engine.shutdown()
     }
 
+    /// `ignore_eos` (vLLM's extension) drops the end-of-sequence token from the stops.
+    func testIgnoreEOSKeepsGenerating() throws {
+        let s = try setup()
+        let eos = try XCTUnwrap(s.tokenizer.eosId)
+        let service = CompletionService(state: s.state)
+        for (ignore, expected) in [(false, Set([eos])), (true, Set<Int32>())] {
+            let body = #"{"model": "tiny", "prompt": "the cat", "max_tokens": 5, "ignore_eos": \#(ignore)}"#
+            let job = try service.job(for: try CompletionRequest.parse(Data(body.utf8), chat: false), chat: false)
+            XCTAssertEqual(job.stopTokens, expected, "ignore_eos \(ignore)")
+        }
+        let bad = #"{"model": "tiny", "prompt": "the cat", "ignore_eos": "yes"}"#
+        XCTAssertThrowsError(try CompletionRequest.parse(Data(bad.utf8), chat: false))
+    }
+
     /// A client that closes its connection while its non-streaming request waits for a row
     /// takes the job out of the queue: the engine never runs it.
     func testDisconnectedClientLeavesTheQueue() async throws {
