@@ -12,7 +12,7 @@ import Synchronization
 /// and runs the callbacks a request registered, without taking the connection's body
 /// iterator away from the server, so keep-alive works as before.
 final class ConnectionWatcher: ChannelInboundHandler, RemovableChannelHandler, Sendable {
-    typealias InboundIn = NIOAny
+    typealias InboundIn = NIOAny  // reads pass through (the protocol's default forwards them)
 
     private struct State {
         var closed = false
@@ -21,10 +21,6 @@ final class ConnectionWatcher: ChannelInboundHandler, RemovableChannelHandler, S
     }
 
     private let state = Mutex(State())
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        context.fireChannelRead(data)
-    }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case .inputClosed? = event as? ChannelEvent { closed() }

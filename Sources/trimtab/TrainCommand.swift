@@ -186,8 +186,9 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--init-text is used only with --init text")
         }
         options.prefixProjection = try prefixProjection ?? file.bool("prefix-projection") ?? false
-        let textPrefix = promptMethod == .prefixTuning && options.initialisation == .text && !options.prefixProjection
-        if promptMethod != .promptTuning && options.initialisation != .random && !textPrefix {
+        let accepted = promptMethod?.accepts(options.initialisation, prefixProjection: options.prefixProjection)
+            ?? (options.initialisation == .random)  // the other methods have no --init
+        if !accepted {
             throw ValidationError("--init \(initName) applies to prompt tuning, and text to prefix tuning without "
                                   + "--prefix-projection")
         }

@@ -20,21 +20,18 @@ protocol TrainingStepJob: BenchJob {
     static func makeAdapter(model: LanguageModel, loaded: LoadedModel) throws -> Adapter
     /// How the method is described in the report.
     static var methodSummary: String { get }
-    /// The model's own weights that train (full fine-tuning); none by default.
-    static var trainableWeights: @Sendable (String) -> Bool { get }
-    /// Storage of the weight matrices timed, one row each.
-    static var weightTypes: [DType] { get }
-    /// FLOPs per matrix parameter and token: forward and input gradients (4), plus the
-    /// weight gradients when the weights train (6).
-    static var flopsPerParameter: Int { get }
+    /// Whether every weight of the model trains (full fine-tuning): then only f32 rows
+    /// (trained weights stay f32) and 6·N FLOPs per token; false by default.
+    static var trainsModelWeights: Bool { get }
 }
 
 extension TrainingStepJob {
     static var batch: Int { 8 }
     static var tokens: Int { 128 }
-    static var trainableWeights: @Sendable (String) -> Bool { { _ in false } }
-    static var weightTypes: [DType] { [.f32, .bf16] }
-    static var flopsPerParameter: Int { 4 }
+    static var trainsModelWeights: Bool { false }
+    /// FLOPs per matrix parameter and token: forward and input gradients (4), plus the
+    /// weight gradients when the weights train (6).
+    static var flopsPerParameter: Int { trainsModelWeights ? 6 : 4 }
 
     func run(_ options: BenchOptions) throws -> BenchReport {
         let path = try PrefillBench.modelPath(options)
@@ -48,13 +45,15 @@ extension TrainingStepJob {
             model: path, options: options, extraColumns: [.init(key: "ours_gflops", title: "ours GFLOP/s")])
 
         var rng = SplitMix64(seed: 42)
-        for type in Self.weightTypes where options.includes(type.rawValue) {
+        let types: [DType] = Self.trainsModelWeights ? [.f32] : [.f32, .bf16]
+        for type in types where options.includes(type.rawValue) {
             PrefillBench.resetPeakRSS()
             options.log("\(Self.name) \(type.rawValue): loading \(path)")
             let seconds: Double
             let flopsPerToken: Double
             do {
-                let loaded = try ModelLoader.load(path, matrixType: type, trainable: Self.trainableWeights)
+                let trainable = Self.trainsModelWeights ? TrainingMethod.full.trainableWeights : { _ in false }
+                let loaded = try ModelLoader.load(path, matrixType: type, trainable: trainable)
                 let model = loaded.model
                 flopsPerToken = Double(Self.flopsPerParameter * Self.frozenMatrixParameters(model))
                 let adapter = try Self.makeAdapter(model: model, loaded: loaded)
@@ -148,9 +147,7 @@ struct FullFineTuningStepBench: TrainingStepJob {
     static let summary = "tokens/s, ms per step and peak RSS of a full fine-tuning step "
         + "(every weight, AdamW) on B=8 T=128, f32 weights"
     static let methodSummary = "full fine-tuning"
-    static let weightTypes: [DType] = [.f32]
-    static let flopsPerParameter = 6
-    static let trainableWeights: @Sendable (String) -> Bool = TrainingMethod.full.trainableWeights
+    static let trainsModelWeights = true
 
     static func makeAdapter(model: LanguageModel, loaded: LoadedModel) throws -> Adapter {
         try TrimtabPEFT.makeAdapter(.full, options: MethodOptions(), model: model, tokenizer: loaded.tokenizer)

@@ -15,6 +15,10 @@ final class ServerHTTPTests: XCTestCase {
         let directory: URL
         let state: ServerState
         var app: some ApplicationProtocol { TrimtabServer(state: state).makeApplication(host: "127.0.0.1", port: 0) }
+        /// Without the engine service: jobs wait in the queue until the test starts the engine.
+        var appHoldingJobs: some ApplicationProtocol {
+            TrimtabServer(state: state).makeApplication(host: "127.0.0.1", port: 0, runEngine: false)
+        }
     }
 
     func setup(_ name: String = #function, engine: EngineConfiguration = EngineConfiguration(maxBatch: 8, maxQueue: 64, contextLength: 96),
@@ -264,9 +268,7 @@ final class ServerHTTPTests: XCTestCase {
 
     func testQueueFullIs429() async throws {
         let s = try setup(engine: EngineConfiguration(maxBatch: 1, maxQueue: 2, contextLength: 64))
-        // Without the engine service: jobs wait until the test starts the engine.
-        let app = TrimtabServer(state: s.state).makeApplication(host: "127.0.0.1", port: 0, runEngine: false)
-        try await app.test(.live) { client in
+        try await s.appHoldingJobs.test(.live) { client in
             let port = try XCTUnwrap(client.port)
             let body: [String: Any] = ["model": "tiny", "prompt": "the cat", "max_tokens": 3, "temperature": 0]
             let waiting = (0..<2).map { _ in Task { try await postAlone(port: port, "/v1/completions", body) } }
@@ -303,9 +305,7 @@ final class ServerHTTPTests: XCTestCase {
     /// takes the job out of the queue: the engine never runs it.
     func testDisconnectedClientLeavesTheQueue() async throws {
         let s = try setup(engine: EngineConfiguration(maxBatch: 1, maxQueue: 4, contextLength: 64))
-        // Without the engine service: the job waits in the queue until the test starts the engine.
-        let app = TrimtabServer(state: s.state).makeApplication(host: "127.0.0.1", port: 0, runEngine: false)
-        try await app.test(.live) { client in
+        try await s.appHoldingJobs.test(.live) { client in
             let port = try XCTUnwrap(client.port)
             let body: [String: Any] = ["model": "tiny", "prompt": "the cat", "max_tokens": 3, "temperature": 0]
             let data = ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body))

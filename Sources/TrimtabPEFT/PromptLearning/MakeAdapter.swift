@@ -19,8 +19,7 @@ public func makeAdapter(_ method: PromptMethod, options: PromptMethodOptions, mo
     if let hidden = options.encoderHiddenSize, hidden <= 0 {
         throw AdapterError.invalidOption(field: "encoderHiddenSize", reason: "must be positive, got \(hidden)")
     }
-    let textPrefix = method == .prefixTuning && options.initialisation == .text && !options.prefixProjection
-    if method != .promptTuning && options.initialisation != .random && !textPrefix {
+    guard method.accepts(options.initialisation, prefixProjection: options.prefixProjection) else {
         throw AdapterError.invalidOption(field: "initialisation",
                                          reason: "\(options.initialisation) applies to prompt tuning and to prefix tuning "
                                              + "without a projection (text); P-tuning starts from random embeddings, "
@@ -55,7 +54,7 @@ public func makeAdapter(_ method: PromptMethod, options: PromptMethodOptions, mo
                                               baseModelNameOrPath: options.baseModelNameOrPath)
         let configuration = PrefixTuningConfiguration(settings: settings, encoderHiddenSize: options.encoderHiddenSize,
                                                       prefixProjection: options.prefixProjection)
-        if textPrefix {
+        if options.initialisation == .text {
             let ids = try initTextIds(options, tokenizer: tokenizer)
             return try PrefixTuningAdapter(configuration: configuration,
                                            prefix: prefixRows(of: model, reading: ids), model: model)

@@ -9,9 +9,20 @@ public enum PromptMethod: String, Sendable, CaseIterable, Codable {
     /// Trainable key/value rows in every attention layer (PEFT `PREFIX_TUNING`; without
     /// projection also P-tuning v2).
     case prefixTuning
+
+    /// Whether the method can start from `initialisation`: every kind for prompt tuning;
+    /// random or text (the model's own keys and values) for prefix tuning without a
+    /// projection; random otherwise, as in PEFT.
+    public func accepts(_ initialisation: PromptInit, prefixProjection: Bool) -> Bool {
+        switch self {
+        case .promptTuning: return true
+        case .prefixTuning: return initialisation == .random || (initialisation == .text && !prefixProjection)
+        case .pTuning: return initialisation == .random
+        }
+    }
 }
 
-/// How prompt tuning starts its virtual tokens.
+/// How prompt tuning (and, for `text`, prefix tuning) starts its virtual tokens.
 public enum PromptInit: String, Sendable, CaseIterable, Codable {
     /// N(0, 1).
     case random
@@ -26,7 +37,8 @@ public enum PromptInit: String, Sendable, CaseIterable, Codable {
 public struct PromptMethodOptions: Sendable {
     /// `num_virtual_tokens`.
     public var virtualTokens: Int
-    /// Prompt tuning's initialisation (the other methods start random, as in PEFT).
+    /// The initialisation (``PromptMethod/accepts(_:prefixProjection:)`` says which ones a
+    /// method takes).
     public var initialisation: PromptInit
     /// The text for ``PromptInit/text``.
     public var initText: String?
