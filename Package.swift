@@ -1,5 +1,21 @@
 // swift-tools-version:6.0
 import PackageDescription
+import Foundation
+
+// The kernels are written with 16-lane SIMD types; without a target CPU, x86-64 code
+// generation stops at SSE2 and every vector op splits into four 128-bit ones. `haswell`
+// (AVX2, FMA: every x86-64 server CPU since 2013, AMD since Zen) is the default. Build with
+// TRIMTAB_TARGET_CPU=native for this machine's full instruction set (AVX-512 where there
+// is one; the binary then runs only on such CPUs) or TRIMTAB_TARGET_CPU=x86-64 for old
+// machines. Other architectures build with the compiler's default.
+let kernelSettings: [SwiftSetting] = {
+    #if arch(x86_64)
+    let cpu = ProcessInfo.processInfo.environment["TRIMTAB_TARGET_CPU"] ?? "haswell"
+    return cpu.isEmpty ? [] : [.unsafeFlags(["-target-cpu", cpu])]
+    #else
+    return []
+    #endif
+}()
 
 // Layers (see docs/ARCHITECTURE.md): dependencies point one way, down this list.
 //   CDNNL, COpenBLAS  system libraries (Debian libdnnl-dev, libopenblas-dev)
@@ -37,7 +53,8 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
         .target(
             name: "TrimtabTensor",
-            dependencies: ["CDNNL", "COpenBLAS"]
+            dependencies: ["CDNNL", "COpenBLAS"],
+            swiftSettings: kernelSettings
         ),
         .target(name: "TrimtabIO", dependencies: ["TrimtabTensor"]),
         .target(name: "TrimtabText"),

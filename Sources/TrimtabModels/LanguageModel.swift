@@ -26,6 +26,10 @@ public protocol LanguageModel: AnyObject {
     /// Projects hidden states `[..., C]` to vocabulary logits `[..., vocab]`.
     func logits(_ hidden: Variable, tape: Tape) -> Variable
 
+    /// The `[vocab, C]` weight ``logits(_:tape:)`` multiplies by (the tied embedding table
+    /// or the separate output head), for ops that fuse the projection with the loss.
+    var outputProjection: Variable { get }
+
     /// An empty cache for generation.
     func makeCache(batchSize: Int, capacity: Int) -> KVCache
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TrimtabTensor
 
 /// `trimtab bench`: runs one benchmark job and prints its table or JSON.
 struct BenchCommand: ParsableCommand {
@@ -30,8 +31,21 @@ struct BenchCommand: ParsableCommand {
             + "(default: SmolLM2-135M-Instruct from the asset cache).", valueName: "path"))
     var model: String?
 
+    @Option(help: ArgumentHelp(
+        "Weight precision of the jobs that run a model (prefill, decode, training steps): f32, bf16 "
+            + "(frozen weight matrices stored in bf16) or all.", valueName: "f32|bf16|all"))
+    var dtype: String = "f32"
+
     @Option(name: .customLong("json-file"), help: "Also write the JSON report to this file.")
     var jsonFile: String?
+
+    @Flag(help: "Training-step jobs: after timing, profile a few steps per op kind (forward, backward, optimizer).")
+    var profile = false
+
+    @Option(parsing: .upToNextOption, help: ArgumentHelp(
+        "Instead of measuring, print the median of these JSON reports of --job (rounds of bench/run), "
+            + "with the --compare files' medians merged in.", valueName: "report.json"))
+    var summarize: [String] = []
 
     @Flag(help: "List the jobs and exit.")
     var list = false
@@ -42,6 +56,9 @@ struct BenchCommand: ParsableCommand {
     func validate() throws {
         if !list && BenchJobs.named(job) == nil { throw ValidationError(BenchError.unknownJob(job).description) }
         if !(seconds > 0) { throw ValidationError("--seconds must be positive, got \(seconds)") }
+        if dtype != "all" && !["f32", "bf16"].contains(dtype) {
+            throw ValidationError("--dtype must be f32, bf16 or all, got '\(dtype)'")
+        }
     }
 
     func run() throws {
@@ -55,13 +72,23 @@ struct BenchCommand: ParsableCommand {
             if !quiet { FileHandle.standardError.write(Data((message + "\n").utf8)) }
         }
         options.model = model
+        options.profile = profile
+        options.dtype = dtype == "all" ? nil : DType(rawValue: dtype)
         let loaded = try references.map(Self.loadReference)
-        var report = try kind.init().run(options)
-        if let start = report.machine["load average"], let end = BenchMachine.loadAverage() {
-            report.machine["load average"] = "\(start), \(end) at end (1, 5, 15 min; above 0 means "
-                + "other processes competed for the cores)"
+        var report: BenchReport
+        if summarize.isEmpty {
+            report = try kind.init().run(options)
+            if let start = report.machine["load average"], let end = BenchMachine.loadAverage() {
+                report.machine["load average"] = "\(start), \(end) at end (1, 5, 15 min; above 0 means "
+                    + "other processes competed for the cores)"
+            }
+        } else {
+            report = BenchReport.median(of: try summarize.map { try Self.load(BenchReport.self, $0) })
         }
-        for reference in loaded { report.merge(reference) }
+        // Several runs of one reference (bench/run --rounds) merge as their median.
+        var sources: [String: [BenchReport.Reference]] = [:]
+        for reference in loaded { sources[reference.source, default: []].append(reference) }
+        for source in sources.keys.sorted() { report.merge(BenchReport.Reference.median(of: sources[source]!)) }
         report = report.finalized()
         let text = try report.json()
         if let jsonFile {
@@ -75,6 +102,10 @@ struct BenchCommand: ParsableCommand {
     }
 
     private static func loadReference(_ path: String) throws -> BenchReport.Reference {
+        try load(BenchReport.Reference.self, path)
+    }
+
+    private static func load<T: Decodable>(_ type: T.Type, _ path: String) throws -> T {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -82,7 +113,7 @@ struct BenchCommand: ParsableCommand {
             throw BenchError.unreadableReference(path: path, reason: error.localizedDescription)
         }
         do {
-            return try JSONDecoder().decode(BenchReport.Reference.self, from: data)
+            return try JSONDecoder().decode(T.self, from: data)
         } catch {
             throw BenchError.unreadableReference(path: path, reason: "\(error)")
         }

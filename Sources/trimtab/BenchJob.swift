@@ -1,4 +1,5 @@
 import Foundation
+import TrimtabTensor
 
 /// A benchmark that `trimtab bench --job NAME` can run.
 ///
@@ -28,6 +29,16 @@ struct BenchOptions {
     var log: (String) -> Void
     /// `--model PATH` for jobs that run a model (`nil`: the cached SmolLM2-135M-Instruct).
     var model: String? = nil
+    /// `--dtype`: jobs that run a model in several precisions run only this one (`nil`:
+    /// every precision they offer).
+    var dtype: DType? = nil
+    /// `--profile`: jobs that run a tape also report where the time goes, per op.
+    var profile = false
+
+    /// Whether the row of weight type `type` should run (`--dtype`, then `--only`).
+    func includes(dtype type: DType) -> Bool {
+        (dtype.map { $0 == type } ?? true) && includes(type.rawValue)
+    }
 
     /// Whether the case with row id `id` should run.
     func includes(_ id: String) -> Bool {
@@ -44,6 +55,7 @@ enum BenchJobs {
         KernelBench.self,
         PrefillBench.self,
         DecodeBench.self,
+        BatchDecodeBench.self,
         PromptTuningStepBench.self,
         PrefixTuningStepBench.self,
         LoRAStepBench.self,

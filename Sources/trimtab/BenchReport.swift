@@ -67,6 +67,43 @@ struct BenchReport: Codable {
     var total: Total?
     /// Free-form remarks printed under the table (kernel choices, mismatches).
     var notes: [String] = []
+    /// Per-op profiles (`--profile`), one per profiled row.
+    var profiles: [Profile]? = nil
+    /// Jobs that measure tokens put their first row's numbers at the top level of the
+    /// JSON as `tokens_per_s`, `step_ms` and `peak_rss_mb` (``takeHeadline()``).
+    var tokensPerSecond: Double? = nil
+    var stepMilliseconds: Double? = nil
+    var peakRSSMegabytes: Double? = nil
+
+    enum CodingKeys: String, CodingKey {
+        case job, unit, summary, machine, settings, labelTitles, columns, ratios, layout, rows, total, notes, profiles
+        case tokensPerSecond = "tokens_per_s", stepMilliseconds = "step_ms", peakRSSMegabytes = "peak_rss_mb"
+    }
+
+    /// Copies the first row's `ours` (tokens/s), `ours_ms` and `ours_rss` to the top-level
+    /// headline fields.
+    mutating func takeHeadline() {
+        guard let first = rows.first else { return }
+        tokensPerSecond = first.values["ours"]
+        stepMilliseconds = first.values["ours_ms"]
+        peakRSSMegabytes = first.values["ours_rss"]
+    }
+
+    /// Where one row's time goes: a line per op kind and direction, per step.
+    struct Profile: Codable {
+        struct Line: Codable {
+            /// `forward`, `backward` or `step` (work outside the tape: optimizer, clipping).
+            var phase: String
+            var op: String
+            var calls: Double
+            var ms: Double
+            var gemmMs: Double
+            var gemmGflops: Double
+        }
+        var row: String
+        var steps: Int
+        var lines: [Line]
+    }
 
     // MARK: - Combining
 
@@ -80,6 +117,52 @@ struct BenchReport: Codable {
         var source: String
         var columns: [Column]
         var rows: [Row]
+
+        /// The median of each value over several runs of the same reference.
+        static func median(of runs: [Reference]) -> Reference {
+            var merged = runs[0]
+            if runs.count > 1 { merged.source += " (median of \(runs.count) runs)" }
+            for index in merged.rows.indices {
+                let id = merged.rows[index].id
+                merged.rows[index].values = BenchReport.medianValues(runs.compactMap { $0.rows.first { $0.id == id }?.values })
+            }
+            return merged
+        }
+    }
+
+    /// The median of each value over `rounds` of the same measurement (same rows),
+    /// keyed by row id and value key; the first round supplies everything else.
+    static func median(of rounds: [BenchReport]) -> BenchReport {
+        var report = rounds[0]
+        report.rows.removeAll { row in report.total.map { $0.id == row.id } ?? false }
+        for index in report.rows.indices {
+            let id = report.rows[index].id
+            report.rows[index].values = medianValues(rounds.compactMap { $0.rows.first { $0.id == id }?.values })
+        }
+        if rounds.count > 1 {
+            report.settings["rounds"] = "median of \(rounds.count) runs"
+            // Each round names its own fastest product; the column holds their median.
+            report.notes.removeAll { $0.contains(" GEMM peak: ") }
+            if report.rows.contains(where: { $0.values["gemm_peak"] != nil }) {
+                report.notes.append("GEMM peak: the median over the rounds of each round's fastest product rate")
+            }
+        }
+        report.takeHeadline()
+        return report
+    }
+
+    /// The median of each key over several runs' values of one row.
+    static func medianValues(_ runs: [[String: Double]]) -> [String: Double] {
+        var samples: [String: [Double]] = [:]
+        for values in runs {
+            for (key, value) in values { samples[key, default: []].append(value) }
+        }
+        return samples.mapValues(median)
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted(), mid = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
     }
 
     /// Adds `reference`'s values to rows with the same id; columns the job did not
@@ -123,6 +206,10 @@ struct BenchReport: Codable {
         }
         for index in report.rows.indices {
             var row = report.rows[index]
+            // PyTorch's achieved rate, from its tokens/s and the row's FLOPs per token.
+            if let flops = row.values["gflop_per_token"], let torch = row.values["torch"] {
+                row.values["torch_gflops"] = torch * flops
+            }
             for ratio in ratios {
                 if let top = row.values[ratio.numerator], let bottom = row.values[ratio.denominator], bottom > 0 {
                     row.ratios[ratio.key] = top / bottom
@@ -201,7 +288,32 @@ struct BenchReport: Codable {
             lines.append("")
             lines.append(contentsOf: notes.map { "note: \($0)" })
         }
+        for profile in profiles ?? [] { lines.append(contentsOf: Self.render(profile)) }
         return lines.joined(separator: "\n")
+    }
+
+    private static func render(_ profile: Profile) -> [String] {
+        let total = profile.lines.reduce(0) { $0 + $1.ms }
+        let gemm = profile.lines.reduce(0) { $0 + $1.gemmMs }
+        var out = ["", String(format: "profile of row %@: mean of %d steps, %.0f ms per step, %.0f ms (%.0f%%) in GEMM",
+                              profile.row, profile.steps, total, gemm, 100 * gemm / max(total, 1e-9))]
+        let header = ["phase", "op", "calls", "ms/step", "share", "GEMM ms", "GEMM GFLOP/s", "other ms"]
+        var body: [[String]] = []
+        for line in profile.lines.sorted(by: { $0.ms > $1.ms }) {
+            body.append([line.phase, line.op, String(format: "%.0f", line.calls), String(format: "%.1f", line.ms),
+                         String(format: "%.1f%%", 100 * line.ms / max(total, 1e-9)),
+                         line.gemmMs > 0 ? String(format: "%.1f", line.gemmMs) : "-",
+                         line.gemmMs > 0 ? String(format: "%.0f", line.gemmGflops) : "-",
+                         String(format: "%.1f", line.ms - line.gemmMs)])
+        }
+        let widths = header.indices.map { c in ([header] + body).map { $0[c].count }.max() ?? 0 }
+        for line in [header] + body {
+            out.append(line.enumerated().map { c, text in
+                let pad = String(repeating: " ", count: widths[c] - text.count)
+                return c < 2 ? text + pad : pad + text
+            }.joined(separator: "  "))
+        }
+        return out
     }
 
     private static func format(rate: Double) -> String {

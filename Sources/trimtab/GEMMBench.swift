@@ -306,3 +306,28 @@ extension GEMMBench {
         }
     }
 }
+
+extension GEMMBench {
+    /// The best rate (median GFLOP/s of the fastest shape) the wrapper reaches on the
+    /// products of a SmolLM2-135M training step, in f32 (`GEMM.sgemm`) or bf16
+    /// (`GEMM.gemmBF16`): the yardstick the model jobs divide their achieved rate by, so
+    /// "share of the GEMM peak" comes from the same run on the same machine.
+    static func peakRate(_ type: DType, seconds: Double) -> (gflops: Double, shape: String) {
+        var best = (gflops: 0.0, shape: "")
+        let timer = BenchTimer(seconds: seconds)
+        for layer in layers {
+            let buffers = Buffers(rows: rows, layer: layer)
+            for product in Product.allCases {
+                let shape = product.shape(rows: rows, layer: layer)
+                let (a32, b32, ah, bh) = buffers.operands(for: product)
+                let c = buffers.output(for: product)
+                let call: () -> Void = type == .bf16
+                    ? { GEMM.gemmBF16(shape, a: ah, b: bh, beta: product.beta, c: c) }
+                    : { GEMM.sgemm(shape, a: a32, b: b32, beta: product.beta, c: c) }
+                let rate = shape.flops / timer.measure([call])[0].median / 1e9
+                if rate > best.gflops { best = (rate, "\(layer.title) \(product.rawValue) \(shape.m)×\(shape.n)×\(shape.k)") }
+            }
+        }
+        return best
+    }
+}

@@ -28,16 +28,18 @@ struct PrefillBench: BenchJob {
             summary: "forward (hidden states + logits of every position) of \(URL(fileURLWithPath: path).lastPathComponent), "
                 + "B=\(Self.batch) T=\(Self.tokens)",
             timing: "median of forwards after one warm-up, \(options.seconds) s per row, at least 3 runs",
-            model: path, options: options)
+            model: path, options: options, extraColumns: Self.rateColumns)
 
         var rng = SplitMix64(seed: 42)
-        for type in [DType.f32, .bf16] where options.includes(type.rawValue) {
+        for type in [DType.f32, .bf16] where options.includes(dtype: type) {
             Self.resetPeakRSS()
             options.log("prefill \(type.rawValue): loading \(path)")
             let seconds: Double
+            let flopsPerToken: Double
             do {
                 let loaded = try ModelLoader.load(path, matrixType: type)
                 let model = loaded.model
+                flopsPerToken = Double(2 * PromptTuningStepBench.frozenMatrixParameters(model))
                 let ids = (0..<(Self.batch * Self.tokens)).map { _ in
                     Int32(rng.next() % UInt64(model.vocabularySize))
                 }
@@ -55,8 +57,11 @@ struct PrefillBench: BenchJob {
             row.values["ours"] = Double(Self.batch * Self.tokens) / seconds
             row.values["ours_ms"] = seconds * 1e3
             if let peak = ProcessMemory.peakResidentBytes { row.values["ours_rss"] = Double(peak) / 1_048_576 }
+            row.values["ours_gflops"] = Double(Self.batch * Self.tokens) * flopsPerToken / seconds / 1e9
+            Self.addPeakShare(&row, &report, type: type, flopsPerToken: flopsPerToken, options: options)
             report.rows.append(row)
         }
+        report.takeHeadline()
         return report
     }
 
@@ -72,14 +77,41 @@ struct PrefillBench: BenchJob {
                       .init(key: "ours_ms", title: "ours ms"), .init(key: "torch_ms", title: "torch ms"),
                       .init(key: "ours_rss", title: "ours RSS MiB"), .init(key: "torch_rss", title: "torch RSS MiB")]
                 + extraColumns,
-            ratios: [.init(key: "ours_torch", title: "ours/torch", numerator: "ours", denominator: "torch")],
-            layout: ["ours", "torch", "ours_torch", "ours_ms", "torch_ms", "ours_rss", "torch_rss"]
-                + extraColumns.map(\.key),
+            ratios: [.init(key: "ours_torch", title: "ours/torch", numerator: "ours", denominator: "torch"),
+                     .init(key: "rss_ratio", title: "RSS ours/torch", numerator: "ours_rss", denominator: "torch_rss")]
+                + peakRatios,
+            layout: ["ours", "torch", "ours_torch", "ours_ms", "torch_ms", "ours_rss", "torch_rss", "rss_ratio"]
+                + extraColumns.map(\.key) + peakRatios.map(\.key),
             rows: [], total: nil)
         if let only = options.only { report.settings["only"] = only }
         report.notes.append("RSS: VmHWM of this process, reset before each row (after the previous model is freed); "
                             + "torch: ru_maxrss of a fresh process per row")
         return report
+    }
+
+    /// Achieved GFLOP/s, ours and PyTorch's (from its tokens/s and the same FLOP count),
+    /// and the GEMM peak measured in the same run.
+    static var rateColumns: [BenchReport.Column] {
+        [.init(key: "ours_gflops", title: "ours GFLOP/s"), .init(key: "torch_gflops", title: "torch GFLOP/s"),
+         .init(key: "gemm_peak", title: "GEMM peak GFLOP/s")]
+    }
+
+    /// Ratios of the achieved rates over the GEMM peak.
+    static let peakRatios: [BenchReport.Ratio] = [
+        .init(key: "ours_peak", title: "ours/peak", numerator: "ours_gflops", denominator: "gemm_peak"),
+        .init(key: "torch_peak", title: "torch/peak", numerator: "torch_gflops", denominator: "gemm_peak"),
+    ]
+
+    /// Measures the best GEMM rate of `type` (``GEMMBench/peakRate(_:seconds:)``) into the
+    /// row, with the FLOPs per token that turn PyTorch's tokens/s into its GFLOP/s.
+    static func addPeakShare(_ row: inout BenchReport.Row, _ report: inout BenchReport, type: DType,
+                             flopsPerToken: Double, options: BenchOptions) {
+        options.log("\(report.job) \(type.rawValue): measuring the GEMM peak")
+        let peak = GEMMBench.peakRate(type, seconds: 0.2)
+        row.values["gemm_peak"] = peak.gflops
+        row.values["gflop_per_token"] = flopsPerToken / 1e9
+        report.notes.append(String(format: "%@ GEMM peak: %.0f GFLOP/s (%@; the fastest of the step's products, "
+                                   + "this run)", type.rawValue, peak.gflops, peak.shape))
     }
 
     /// `--model`, or the cached SmolLM2-135M-Instruct (with a hint when it is missing).

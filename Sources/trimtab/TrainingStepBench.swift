@@ -42,11 +42,12 @@ extension TrainingStepJob {
             summary: "\(Self.methodSummary) training step on \(URL(fileURLWithPath: path).lastPathComponent), "
                 + "B=\(Self.batch) T=\(Self.tokens), loss on every position, AdamW",
             timing: "median of steps after one warm-up, \(options.seconds) s per row, at least 3 steps",
-            model: path, options: options, extraColumns: [.init(key: "ours_gflops", title: "ours GFLOP/s")])
+            model: path, options: options,
+            extraColumns: PrefillBench.rateColumns)
 
         var rng = SplitMix64(seed: 42)
         let types: [DType] = Self.trainsModelWeights ? [.f32] : [.f32, .bf16]
-        for type in types where options.includes(type.rawValue) {
+        for type in types where options.includes(dtype: type) {
             PrefillBench.resetPeakRSS()
             options.log("\(Self.name) \(type.rawValue): loading \(path)")
             let seconds: Double
@@ -77,6 +78,23 @@ extension TrainingStepJob {
                     _ = clipGradientNorm(parameters, maxNorm: 1)
                     optimizer.step()
                 }])[0].median
+                if options.profile {
+                    options.log("\(Self.name) \(type.rawValue): profiling")
+                    let profile = TapeProfile()
+                    tape.profile = profile
+                    let steps = 3
+                    for _ in 0..<steps {
+                        tape.reset()
+                        profile.measure("zero gradients") { optimizer.zeroGrad() }
+                        profile.mark()
+                        let loss = LanguageModelLoss.loss(model: model, batch: batch, hooks: adapter, tape: tape)
+                        tape.backward(from: loss)
+                        _ = profile.measure("clip gradients") { clipGradientNorm(parameters, maxNorm: 1) }
+                        profile.measure("AdamW") { optimizer.step() }
+                    }
+                    tape.profile = nil
+                    report.profiles = (report.profiles ?? []) + [Self.profileReport(profile, row: type.rawValue, steps: steps)]
+                }
             }
             var row = BenchReport.Row(id: type.rawValue, labels: [type.rawValue, "\(Self.batch)×\(Self.tokens)"])
             let tokens = Double(Self.batch * Self.tokens)
@@ -84,9 +102,25 @@ extension TrainingStepJob {
             row.values["ours_ms"] = seconds * 1e3
             row.values["ours_gflops"] = tokens * flopsPerToken / seconds / 1e9
             if let peak = ProcessMemory.peakResidentBytes { row.values["ours_rss"] = Double(peak) / 1_048_576 }
+            PrefillBench.addPeakShare(&row, &report, type: type, flopsPerToken: flopsPerToken, options: options)
             report.rows.append(row)
         }
+        report.takeHeadline()
         return report
+    }
+
+    /// A profile's entries per step, as report lines.
+    static func profileReport(_ profile: TapeProfile, row: String, steps: Int) -> BenchReport.Profile {
+        func line(_ phase: String, _ op: String, _ e: TapeProfile.Entry) -> BenchReport.Profile.Line {
+            let n = Double(steps)
+            return .init(phase: phase, op: op, calls: Double(e.calls) / n, ms: Double(e.nanoseconds) / 1e6 / n,
+                         gemmMs: Double(e.gemmNanoseconds) / 1e6 / n,
+                         gemmGflops: e.gemmNanoseconds > 0 ? Double(e.gemmFlops) / Double(e.gemmNanoseconds) : 0)
+        }
+        var lines = profile.forward.map { line("forward", $0.key.rawValue, $0.value) }
+        lines += profile.backward.map { line("backward", $0.key.rawValue, $0.value) }
+        lines += profile.other.map { line("step", $0.key, $0.value) }
+        return BenchReport.Profile(row: row, steps: steps, lines: lines)
     }
 
     /// Parameters of the model's matrix products per token: every weight matrix but the

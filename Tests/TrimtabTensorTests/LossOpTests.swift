@@ -129,4 +129,39 @@ final class LossOpTests: XCTestCase {
         // The ignored row gets no gradient at all.
         XCTAssertEqual(Array((logits.grad?.scalars ?? [])[10..<20]), [Float](repeating: 0, count: 10))
     }
+
+    /// The chunked projection + loss equals `linear` then `crossEntropy`: same loss, same
+    /// input gradient, for every chunk size (one row, uneven, all rows), with ignored rows,
+    /// an upstream gradient other than 1, and a bf16 weight.
+    func testLinearCrossEntropyMatchesUnfused() {
+        let targets: [Int32] = [3, -100, 10, 0, 7, -100, 12]
+        for weightType in [DType.f32, .bf16] {
+            let weight = Variable(randomTensor([13, 6], seed: 7).converted(to: weightType))
+            for chunk in [1, 3, 7, 64] {
+                let label = "\(weightType) chunk \(chunk)"
+                let x1 = Variable(randomTensor([7, 6], seed: 8, scale: 2), requiresGrad: true)
+                let x2 = Variable(x1.value.copy(), requiresGrad: true)
+                let seed = Tensor(scalar: -2.5)
+                let unfused = Tape()
+                let reference = unfused.crossEntropy(unfused.linear(x1, weight), targets: targets)
+                unfused.backward(from: reference, gradient: seed)
+                let fused = Tape()
+                let loss = fused.linearCrossEntropy(x2, weight, targets: targets, chunk: chunk)
+                fused.backward(from: loss, gradient: seed)
+                assertClose(loss.value.scalars, reference.value.scalars, label + " loss")
+                // With a bf16 weight both round the logits' gradient to bf16 before the
+                // product, the unfused op after scaling by the upstream -2.5 and the
+                // fused one before: they agree to bf16's precision, not bit for bit.
+                let bf16 = weightType == .bf16
+                assertClose(x2.grad!.scalars, x1.grad!.scalars, atol: bf16 ? 1e-2 : 1e-5, rtol: bf16 ? 1e-2 : 1e-4,
+                            label + " dx")
+            }
+        }
+        let x = Variable(randomTensor([2, 6], seed: 9), requiresGrad: true)
+        let tape = Tape()
+        let none = tape.linearCrossEntropy(x, Variable(randomTensor([13, 6], seed: 7)), targets: [-100, -100])
+        XCTAssertEqual(none.value.scalars, [0])
+        tape.backward(from: none)
+        XCTAssertEqual(x.grad?.scalars ?? [0, 0], [Float](repeating: 0, count: x.grad?.count ?? 2))
+    }
 }

@@ -86,6 +86,9 @@ final class OpCoverageTests: XCTestCase {
         case .crossEntropy:
             let logits = v([4, 6], 33)
             checkGradients(label, inputs: [logits]) { $0.crossEntropy(logits, targets: [1, -100, 5, 0]) }
+        case .linearCrossEntropy:
+            let x = v([5, 4], 35), w = Variable(randomTensor([7, 4], seed: 36))
+            checkGradients(label, inputs: [x]) { $0.linearCrossEntropy(x, w, targets: [1, -100, 6, 0, 3], chunk: 2) }
         case .dropout:
             let x = v([16], 34)
             checkGradients(label, inputs: [x]) { $0.dropout(x, probability: 0.3, seed: 7) }

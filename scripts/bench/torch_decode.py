@@ -1,17 +1,17 @@
 #!/usr/bin/env python3
-"""PyTorch's side of `trimtab bench --job decode`: greedy generation at batch 1.
+"""PyTorch's side of `trimtab bench --job decode` (batch 1) and `decode-batch8` (`--batch 8`).
 
 Mirrors Sources/trimtab/DecodeBench.swift: the same GGUF (default SmolLM2-135M-Instruct
 from the asset cache) loaded with transformers (f32; row `bf16` after
-`model.to(torch.bfloat16)`), 2 threads, a 16-token prompt (the first 16 ids of the same
-text, no special tokens) and `generate(max_new_tokens=128, min_new_tokens=128,
-do_sample=False, attention_mask=...)`.
+`model.to(torch.bfloat16)`), 2 threads, a 16-token prompt per row (row r: 16 ids of the
+same text from its r-th id on, no special tokens, so rows need no padding) and
+`generate(max_new_tokens=128, min_new_tokens=128, do_sample=False, attention_mask=...)`.
 
 Decode time is taken with a streamer: generate calls `streamer.put` once with the prompt
 and then once per new token, right after it is chosen. Per-token time is
 (time of the 128th token - time of the 1st) / 127, i.e. 127 steps of one-token forward
 with the KV cache + logits + argmax, without the prompt's forward (exactly what the
-Swift side measures through Generator's onToken callback). "1st ms" is the time from
+Swift side measures through Generator's onToken callback); tokens/s counts every row. "1st ms" is the time from
 calling generate to the first token.
 
 Run (bench/run does this when the venv exists):
@@ -57,12 +57,13 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--only", default="")
     parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--batch", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     directory, name = os.path.dirname(args.model), os.path.basename(args.model)
     tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=name)
     ids = tokenizer(PROMPT_TEXT, add_special_tokens=False)["input_ids"]
-    prompt = torch.tensor([[ids[i % len(ids)] for i in range(PROMPT_LENGTH)]])
+    prompt = torch.tensor([[ids[(i + r) % len(ids)] for i in range(PROMPT_LENGTH)] for r in range(args.batch)])
     mask = torch.ones_like(prompt)
     base = AutoModelForCausalLM.from_pretrained(directory, gguf_file=name, dtype=torch.float32).eval()
     rows, notes = [], []
@@ -87,14 +88,14 @@ def main():
                 per_token.append((t[-1] - t[0]) / (NEW_TOKENS - 1))
                 first.append(t[0] - start)
                 spent += t[-1] - start
-                print(f"torch decode {row}: {per_token[-1] * 1e3:.1f} ms/token", file=sys.stderr)
+                print(f"torch decode batch {args.batch} {row}: {per_token[-1] * 1e3:.1f} ms/step", file=sys.stderr)
         seconds = statistics.median(per_token)
-        rows.append({"id": row, "values": {"torch": 1 / seconds, "torch_ms": seconds * 1e3,
+        rows.append({"id": row, "values": {"torch": args.batch / seconds, "torch_ms": seconds * 1e3,
                                            "torch_first_ms": statistics.median(first) * 1e3}})
         notes.append(f"{row} first tokens: {out[0, PROMPT_LENGTH:PROMPT_LENGTH + 12].tolist()}")
     report = {
         "source": f"torch {torch.__version__} + transformers generate ({torch.get_num_threads()} threads)",
-        "columns": [{"key": "torch", "title": "torch tok/s"}, {"key": "torch_ms", "title": "torch ms/tok"},
+        "columns": [{"key": "torch", "title": "torch tok/s"}, {"key": "torch_ms", "title": "torch ms/step"},
                     {"key": "torch_first_ms", "title": "torch 1st ms"}],
         "rows": rows,
         "details": {"model": args.model, "prompt_ids": prompt[0].tolist(), "notes": notes},

@@ -138,6 +138,8 @@ public final class GPT2Model: LanguageModel {
         tape.linear(hidden, lmHead)
     }
 
+    public var outputProjection: Variable { lmHead }
+
     public func hiddenStates(_ batch: TokenBatch, tape: Tape, hooks: ModelHooks?,
                              cache: KVCache?) -> (hidden: Variable, virtualCount: Int) {
         let c = configuration
@@ -158,6 +160,7 @@ public final class GPT2Model: LanguageModel {
         let scale: Float = c.scaleAttentionWeights ? 1 / Float(c.headDim).squareRoot() : 1
 
         for (i, block) in blocks.enumerated() {
+            let blockStart = tape.count
             // Attention.
             let h = tape.layerNorm(x, weight: block.norm1Weight, bias: block.norm1Bias, eps: c.layerNormEps)
             let qkv = project(h, block.attention, block.attentionBias, block.attentionSite, hooks, tape)
@@ -188,6 +191,7 @@ public final class GPT2Model: LanguageModel {
                             block.feedForwardOutBias, block.feedForwardOutSite, hooks, tape)
             if let hooks { f = hooks.blockOutput(BlockSite(layer: i, part: .feedForward), f, tape: tape) }
             x = tape.add(x, f)
+            tape.releaseValues(recordedSince: blockStart, keeping: x)  // see LlamaModel
         }
         cache?.commit(mask: layout.tokenMask, count: t)
         return (tape.layerNorm(x, weight: finalNormWeight, bias: finalNormBias, eps: c.layerNormEps), layout.virtualCount)

@@ -138,6 +138,8 @@ public final class LlamaModel: LanguageModel {
         tape.linear(hidden, lmHead)
     }
 
+    public var outputProjection: Variable { lmHead }
+
     public func hiddenStates(_ batch: TokenBatch, tape: Tape, hooks: ModelHooks?,
                              cache: KVCache?) -> (hidden: Variable, virtualCount: Int) {
         let c = configuration
@@ -149,6 +151,7 @@ public final class LlamaModel: LanguageModel {
         let t = layout.length, positions = layout.positions
 
         for (i, block) in blocks.enumerated() {
+            let blockStart = tape.count
             // Attention.
             let h = tape.rmsNorm(x, weight: block.inputNorm, eps: c.rmsNormEps)
             let q = project(h, block.q, block.qBias, block.sites["self_attn.q_proj"]!, hooks, tape)
@@ -177,6 +180,9 @@ public final class LlamaModel: LanguageModel {
             var f = project(tape.swiglu(gate: g, up: u), block.down, nil, block.sites["mlp.down_proj"]!, hooks, tape)
             if let hooks { f = hooks.blockOutput(BlockSite(layer: i, part: .feedForward), f, tape: tape) }
             x = tape.add(x, f)
+            // The block's results that no backward reads (inputs of frozen projections,
+            // rotations, sums) need not wait for backward.
+            tape.releaseValues(recordedSince: blockStart, keeping: x)
         }
         cache?.commit(mask: layout.tokenMask, count: t)
         return (tape.rmsNorm(x, weight: finalNorm, eps: c.rmsNormEps), layout.virtualCount)

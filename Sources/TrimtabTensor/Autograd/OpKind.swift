@@ -47,6 +47,9 @@ public enum OpKind: String, CaseIterable, Sendable {
     case softmax
     /// Softmax cross-entropy against target ids, mean over counted positions.
     case crossEntropy
+    /// Cross-entropy of `x · Wᵀ` computed in row chunks, for a frozen `W` (the output
+    /// projection and loss of a language model, without holding every logit).
+    case linearCrossEntropy
     /// Inverted dropout with a seeded mask.
     case dropout
 }

@@ -59,7 +59,7 @@ extension Tape {
             table.forward(out: out.floats, x: x.value.floats, positions: pos, tokens: tokens, heads: heads,
                           layout: layout)
         }
-        return output(.rope, out, inputs: [x]) { dout in
+        return output(.rope, out, inputs: [x], unread: [x]) { dout in
             guard x.requiresGrad else { return }
             let dx = x.gradBuffer()
             positions.withUnsafeBufferPointer { pos in

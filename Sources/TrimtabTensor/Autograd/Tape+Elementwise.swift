@@ -18,7 +18,7 @@ extension Tape {
         let n = a.value.count
         let out = Tensor(zeros: a.shape)
         Elementwise.add(out: out.floats, a: a.value.floats, b: b.value.floats, count: n)
-        return output(.add, out, inputs: [a, b]) { dout in
+        return output(.add, out, inputs: [a, b], unread: [a, b]) { dout in
             if a.requiresGrad { Elementwise.accumulate(dinp: a.gradBuffer().floats, dout: dout.floats, count: n) }
             if b.requiresGrad { Elementwise.accumulate(dinp: b.gradBuffer().floats, dout: dout.floats, count: n) }
         }
@@ -74,7 +74,7 @@ extension Tape {
         let n = x.value.count
         let out = Tensor(zeros: x.shape)
         Elementwise.scale(out: out.floats, inp: x.value.floats, factor: factor, count: n)
-        return output(.scale, out, inputs: [x]) { dout in
+        return output(.scale, out, inputs: [x], unread: [x]) { dout in
             Elementwise.scaleBackward(dinp: x.gradBuffer().floats, dout: dout.floats, factor: factor, count: n)
         }
     }
@@ -89,7 +89,7 @@ extension Tape {
         precondition(shape.allSatisfy { $0 >= 0 } && shape.reduce(1, *) == x.value.count,
                      "reshape: cannot view \(x.shape) (\(x.value.count) elements) as \(shape)")
         let n = x.value.count
-        return output(.reshape, x.value.reshaped(shape), inputs: [x]) { dout in
+        return output(.reshape, x.value.reshaped(shape), inputs: [x], unread: [x]) { dout in
             Elementwise.accumulate(dinp: x.gradBuffer().floats, dout: dout.floats, count: n)
         }
     }

@@ -39,7 +39,7 @@ extension Tape {
                 Embedding.forward(out: out.floats, table: table.value.halves, dtype: dtype, ids: idBase, count: n, C: C)
             }
         }
-        return output(.embedding, out, inputs: [table]) { dout in
+        return output(.embedding, out, inputs: [table], unread: [table]) { dout in
             ids.withUnsafeBufferPointer { idp in
                 guard let idBase = idp.baseAddress else { return }
                 Embedding.backward(dtable: table.gradBuffer().floats, dout: dout.floats, ids: idBase, count: n, C: C)
@@ -72,7 +72,7 @@ extension Tape {
         let out = Tensor(zeros: [B, lengths.reduce(0, +), C])
         let views = parts.map { ConcatSequence.Part(base: $0.value.floats, batch: $0.shape[0], length: $0.shape[1]) }
         ConcatSequence.forward(out: out.floats, parts: views, B: B, C: C)
-        return output(.concatSequence, out, inputs: parts) { dout in
+        return output(.concatSequence, out, inputs: parts, unread: parts) { dout in
             let dparts = parts.map { part -> ConcatSequence.Part? in
                 guard part.requiresGrad else { return nil }
                 return ConcatSequence.Part(base: part.gradBuffer().floats, batch: part.shape[0], length: part.shape[1])

@@ -68,13 +68,8 @@ extension Tape {
         var outShape = x.shape
         outShape[outShape.count - 1] = outFeatures
         let out = Tensor(zeros: outShape)
-        let forward = GEMMShape(transB: true, m: rows, n: outFeatures, k: inFeatures)
-        if weight.value.dtype == .bf16 {
-            let xh = x.value.converted(to: .bf16)
-            GEMM.gemmBF16(forward, a: xh.halves, b: weight.value.halves, c: out.floats)
-        } else {
-            GEMM.sgemm(forward, a: x.value.floats, b: weight.value.floats, c: out.floats)
-        }
+        Self.weightProduct(GEMMShape(transB: true, m: rows, n: outFeatures, k: inFeatures), a: x.value.floats,
+                           weight: weight.value, c: out.floats)
         if let bias {
             let y = out.floats, b = bias.value.floats
             Parallel.forRows(rows, costPerRow: outFeatures) { r in
@@ -82,16 +77,12 @@ extension Tape {
                 for j in 0..<outFeatures { row[j] += b[j] }
             }
         }
-        return output(.linear, out, inputs: [x, weight, bias]) { dout in
+        // A frozen weight's backward reads the weight, not the input.
+        return output(.linear, out, inputs: [x, weight, bias], unread: weight.requiresGrad ? [] : [x]) { dout in
             if x.requiresGrad {
                 // dx[rows, in] += dy[rows, out] · W[out, in]
-                let shape = GEMMShape(m: rows, n: inFeatures, k: outFeatures)
-                if weight.value.dtype == .bf16 {
-                    let dh = dout.converted(to: .bf16)
-                    GEMM.gemmBF16(shape, a: dh.halves, b: weight.value.halves, beta: 1, c: x.gradBuffer().floats)
-                } else {
-                    GEMM.sgemm(shape, a: dout.floats, b: weight.value.floats, beta: 1, c: x.gradBuffer().floats)
-                }
+                Self.weightProduct(GEMMShape(m: rows, n: inFeatures, k: outFeatures), a: dout.floats,
+                                   weight: weight.value, beta: 1, c: x.gradBuffer().floats)
             }
             if weight.requiresGrad {
                 precondition(weight.value.dtype == .f32, "trainable weights must be f32")
@@ -106,6 +97,23 @@ extension Tape {
                     for j in 0..<outFeatures { db[j] += row[j] }
                 }
             }
+        }
+    }
+
+    /// `c = op(a) · op(weight) + beta · c` for f32 activations `a` (`shape.m × shape.k`
+    /// rows) and an f32 or bf16 weight: a bf16 weight runs on the backend's bf16 kernels,
+    /// with `a` rounded to bf16 for the product.
+    static func weightProduct(_ shape: GEMMShape, a: UnsafePointer<Float>, weight: Tensor, beta: Float = 0,
+                              c: UnsafeMutablePointer<Float>) {
+        precondition(!shape.transA, "weightProduct: activations are [m, k] rows")
+        if weight.dtype == .bf16 {
+            let count = shape.m * shape.k
+            let half = UnsafeMutablePointer<UInt16>.allocate(capacity: count)
+            defer { half.deallocate() }
+            convertToBF16(a, half, count: count)
+            GEMM.gemmBF16(shape, a: half, b: weight.halves, beta: beta, c: c)
+        } else {
+            GEMM.sgemm(shape, a: a, b: weight.floats, beta: beta, c: c)
         }
     }
 }

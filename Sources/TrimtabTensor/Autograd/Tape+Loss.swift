@@ -45,3 +45,75 @@ extension Tape {
         }
     }
 }
+
+extension Tape {
+    /// `crossEntropy(linear(x, weight), targets)` without ever holding all the logits.
+    ///
+    /// The output projection of a language model is its widest product (49152 columns for
+    /// SmolLM2): `[N, V]` logits plus their gradient cost 400 MB at N = 1024. This op runs
+    /// the rows in chunks of `chunk`: per chunk it computes the logits, their losses and —
+    /// the loss being the end of the graph, its gradient `softmax − onehot` is known in the
+    /// forward already — the input gradient `dlogits · W` for an upstream gradient of 1.
+    /// Backward only scales that saved `[N, C]` gradient by the upstream one. So the peak
+    /// is two `[chunk, V]` buffers, and no logits are saved for backward.
+    ///
+    /// - Parameters:
+    ///   - x: `[N, C]` (f32).
+    ///   - weight: `[V, C]`, f32 or bf16, frozen (a trainable output projection takes the
+    ///     unfused ``linear(_:_:bias:)`` and ``crossEntropy(_:targets:ignoreIndex:)``).
+    ///   - targets: `N` ids in `0..<V`, or `ignoreIndex`.
+    ///   - chunk: rows per chunk.
+    /// - Returns: the mean loss over counted rows (0 when none counts), a scalar.
+    public func linearCrossEntropy(_ x: Variable, _ weight: Variable, targets: [Int32], ignoreIndex: Int32 = -100,
+                                   chunk: Int = 128) -> Variable {
+        precondition(x.value.rank == 2 && weight.value.rank == 2 && x.shape[1] == weight.shape[1],
+                     "linearCrossEntropy: input \(x.shape) for weight \(weight.shape)")
+        precondition(!weight.requiresGrad, "linearCrossEntropy: the weight must be frozen")
+        precondition(chunk > 0, "linearCrossEntropy: chunk \(chunk)")
+        let rows = x.shape[0], width = x.shape[1], vocab = weight.shape[0]
+        precondition(targets.count == rows, "linearCrossEntropy: \(targets.count) targets for \(rows) rows")
+        let counted = targets.reduce(0) { $0 + ($1 == ignoreIndex ? 0 : 1) }
+        let needsGradient = isRecording && x.requiresGrad && counted > 0
+        let inputGradient = needsGradient ? Tensor(zeros: [rows, width]) : nil
+        let span = min(chunk, max(rows, 1))
+        let logits = Tensor(zeros: [span, vocab])
+        let dlogits = needsGradient ? Tensor(zeros: [span, vocab]) : nil
+        let losses = Tensor(zeros: [rows]), rowMax = Tensor(zeros: [span]), rowSum = Tensor(zeros: [span])
+        let dlosses = [Float](repeating: counted > 0 ? 1 / Float(counted) : 0, count: span)
+        targets.withUnsafeBufferPointer { t in
+            guard let targets = t.baseAddress else { return }  // no rows
+            var start = 0
+            while start < rows {
+                let n = min(span, rows - start)
+                let xRows = x.value.floats + start * width
+                Self.weightProduct(GEMMShape(transB: true, m: n, n: vocab, k: width), a: xRows, weight: weight.value,
+                                   c: logits.floats)
+                CrossEntropy.forward(losses: losses.floats + start, rowMax: rowMax.floats, rowSum: rowSum.floats,
+                                     logits: logits.floats, targets: targets + start, rows: n, vocab: vocab,
+                                     ignoreIndex: ignoreIndex)
+                if let dlogits, let inputGradient {
+                    dlogits.floats.update(repeating: 0, count: n * vocab)
+                    dlosses.withUnsafeBufferPointer { d in
+                        CrossEntropy.backward(dlogits: dlogits.floats, dlosses: d.baseAddress!, logits: logits.floats,
+                                              rowMax: rowMax.floats, rowSum: rowSum.floats, targets: targets + start,
+                                              rows: n, vocab: vocab, ignoreIndex: ignoreIndex)
+                    }
+                    // dx[n, C] = dlogits[n, V] · W[V, C]
+                    Self.weightProduct(GEMMShape(m: n, n: width, k: vocab), a: dlogits.floats, weight: weight.value,
+                                       c: inputGradient.floats + start * width)
+                }
+                start += n
+            }
+        }
+        var total = 0.0
+        for r in 0..<rows { total += Double(losses.floats[r]) }
+        let loss = Tensor(scalar: counted > 0 ? Float(total / Double(counted)) : 0)
+        return output(.linearCrossEntropy, loss, inputs: [x]) { dout in
+            guard let inputGradient, x.requiresGrad else { return }
+            let dx = x.gradBuffer().floats, saved = inputGradient.floats, scale = dout.floats[0]
+            Parallel.forChunks(rows * width, grain: 1 << 15) { range in
+                for i in range { dx[i] += scale * saved[i] }
+            }
+        }
+    }
+}

@@ -15,6 +15,8 @@ public final class Tape {
     /// When `false`, ops compute forward only and record nothing (inference).
     public var isRecording: Bool
     private(set) var nodes: [Node] = []
+    /// When set, every op's forward and backward time is booked here (see ``TapeProfile``).
+    public var profile: TapeProfile?
 
     public init(recording: Bool = true) {
         isRecording = recording
@@ -42,16 +44,39 @@ public final class Tape {
     /// Wraps a freshly computed `value` as the output of `kind` and, if any of `inputs`
     /// requires a gradient, records `backward`, which receives the output's gradient.
     /// The closure is not called when no gradient reached the output.
-    func output(_ kind: OpKind, _ value: Tensor, inputs: [Variable?],
+    ///
+    /// `unread` lists inputs whose values `backward` never reads (it may still accumulate
+    /// into their gradients): the tape may free those values after the forward. Every
+    /// other input is marked as needed.
+    func output(_ kind: OpKind, _ value: Tensor, inputs: [Variable?], unread: [Variable?] = [],
                 backward: @escaping (_ dout: Tensor) -> Void) -> Variable {
+        profile?.recordForward(kind)
         let requires = isRecording && inputs.contains { $0?.requiresGrad == true }
         let out = Variable(value, requiresGrad: requires)
         if requires {
+            for case let input? in inputs where !unread.contains(where: { $0 === input }) {
+                input.valueNeededByBackward = true
+            }
             nodes.append(Node(kind: kind, output: out) {
                 if let dout = out.grad { backward(dout) }
             })
         }
         return out
+    }
+
+    /// Frees the values of the outputs recorded since node `start` (a ``count`` taken
+    /// earlier) that no recorded backward reads, except `kept`.
+    ///
+    /// Call it where the forward will not read those variables again: a model calls it at
+    /// the end of each block with the block's output as `kept`, so the block's
+    /// intermediate results whose only readers were, say, frozen linear layers (whose
+    /// backward needs the weight but not the input) or rotations and sums do not stay in
+    /// memory until backward. Does nothing on a tape that is not recording.
+    public func releaseValues(recordedSince start: Int, keeping kept: Variable) {
+        guard isRecording, start < nodes.count else { return }
+        for node in nodes[max(start, 0)...] where !node.output.valueNeededByBackward && node.output !== kept {
+            node.output.releaseValue()
+        }
     }
 
     /// Back-propagates from `root`, seeding its gradient with `gradient` (ones by
@@ -66,7 +91,11 @@ public final class Tape {
             seed.fill(1)
         }
         for node in nodes.reversed() {
-            node.backward()
+            if let profile {
+                profile.recordBackward(node.kind, node.backward)
+            } else {
+                node.backward()
+            }
             // Intermediate gradients are dead once consumed; drop them to free memory.
             if node.output !== root { node.output.grad = nil }
         }

@@ -20,14 +20,31 @@ public final class Variable {
         self.name = name
     }
 
-    /// The shape of ``value``.
-    public var shape: [Int] { value.shape }
+    /// The shape of ``value`` (kept when the value is released).
+    public var shape: [Int] { releasedShape ?? value.shape }
+
+    /// Set when a recorded op's backward reads this variable's value; the tape may free
+    /// the values nobody's backward reads (``Tape/releaseValues(recordedSince:keeping:)``).
+    var valueNeededByBackward = false
+    private var releasedShape: [Int]?
+
+    /// Whether ``value`` was freed after the forward (only ``shape`` and the gradient remain).
+    public var isReleased: Bool { releasedShape != nil }
+
+    /// Frees the value, keeping the shape for the gradient.
+    func releaseValue() {
+        guard releasedShape == nil else { return }
+        releasedShape = value.shape
+        value = Variable.releasedPlaceholder
+    }
+
+    private static let releasedPlaceholder = Tensor(zeros: [0])
 
     /// The gradient buffer, allocated (zeroed) on first use. Backward kernels accumulate
     /// into it.
     public func gradBuffer() -> Tensor {
         if let grad { return grad }
-        let fresh = Tensor(zeros: value.shape)
+        let fresh = Tensor(zeros: shape)
         grad = fresh
         return fresh
     }

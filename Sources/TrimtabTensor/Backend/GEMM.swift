@@ -10,6 +10,7 @@ import Synchronization
 public enum GEMM {
     private static let calls = Atomic<Int>(0)
     private static let flopsDone = Atomic<Int>(0)
+    private static let timeSpent = Atomic<UInt64>(0)
     private static let lock = Mutex<GEMMBackend?>(nil)
 
     /// The backend in use: `TRIMTAB_BACKEND=openblas` selects OpenBLAS, anything else
@@ -39,6 +40,9 @@ public enum GEMM {
     /// Floating-point operations issued to the backend since the last reset.
     public static var flopCount: Int { flopsDone.load(ordering: .relaxed) }
 
+    /// Wall time spent inside products since start (it only grows; take differences).
+    public static var nanoseconds: UInt64 { timeSpent.load(ordering: .relaxed) }
+
     /// Zeroes ``callCount`` and ``flopCount``.
     public static func resetCounters() {
         calls.store(0, ordering: .relaxed)
@@ -50,8 +54,9 @@ public enum GEMM {
     public static func sgemm(_ shape: GEMMShape, alpha: Float = 1, a: UnsafePointer<Float>,
                              b: UnsafePointer<Float>, beta: Float = 0, c: UnsafeMutablePointer<Float>) {
         if shape.m == 0 || shape.n == 0 || shape.batch == 0 { return }
-        record(shape)
+        let start = DispatchTime.now().uptimeNanoseconds
         backend.sgemm(shape, alpha: alpha, a: a, b: b, beta: beta, c: c)
+        record(shape, since: start)
     }
 
     /// The same product with bf16 inputs and an f32 result.
@@ -59,13 +64,15 @@ public enum GEMM {
     public static func gemmBF16(_ shape: GEMMShape, alpha: Float = 1, a: UnsafePointer<UInt16>,
                                 b: UnsafePointer<UInt16>, beta: Float = 0, c: UnsafeMutablePointer<Float>) {
         if shape.m == 0 || shape.n == 0 || shape.batch == 0 { return }
-        record(shape)
+        let start = DispatchTime.now().uptimeNanoseconds
         backend.gemmBF16(shape, alpha: alpha, a: a, b: b, beta: beta, c: c)
+        record(shape, since: start)
     }
 
     @inline(__always)
-    private static func record(_ shape: GEMMShape) {
+    private static func record(_ shape: GEMMShape, since start: UInt64) {
         calls.add(1, ordering: .relaxed)
         flopsDone.add(Int(shape.flops), ordering: .relaxed)
+        timeSpent.add(DispatchTime.now().uptimeNanoseconds &- start, ordering: .relaxed)
     }
 }

@@ -2,9 +2,10 @@ import Foundation
 
 /// SIMD loops over one head's `D` dimensions (any `D`) and over rows of scores.
 ///
-/// Written for what the compiler targets by default on x86-64 (SSE2: 4 lanes, no FMA):
-/// several independent accumulators per loop so additions are not latency-bound, and
-/// operands reused from registers across 4 key rows at a time.
+/// Several independent accumulators per loop so additions are not latency-bound, and
+/// operands reused from registers across 4 key rows at a time. Products accumulate with
+/// `addProduct`, a fused multiply-add on targets that have one (the package builds for
+/// x86-64 with AVX2 and FMA; see Package.swift).
 enum HeadVector {
     @inline(__always)
     static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
@@ -32,7 +33,7 @@ enum HeadVector {
         var acc = SIMD16<Float>()
         var i = 0
         while i + 16 <= n {
-            acc += load16(a + i) * load16(b + i)
+            acc.addProduct(load16(a + i), load16(b + i))
             i += 16
         }
         let v8 = acc.lowHalf + acc.highHalf
@@ -53,10 +54,10 @@ enum HeadVector {
         var i = 0
         while i + 8 <= n {
             let xv = load8(x + i)
-            a0 += xv * load8(r0 + i)
-            a1 += xv * load8(r1 + i)
-            a2 += xv * load8(r2 + i)
-            a3 += xv * load8(r3 + i)
+            a0.addProduct(xv, load8(r0 + i))
+            a1.addProduct(xv, load8(r1 + i))
+            a2.addProduct(xv, load8(r2 + i))
+            a3.addProduct(xv, load8(r3 + i))
             i += 8
         }
         // Transpose-and-add the four accumulators into one vector of four sums.
@@ -101,9 +102,9 @@ enum HeadVector {
         while c + 32 <= n {
             var a0 = SIMD16<Float>(), a1 = SIMD16<Float>()
             for i in 0..<count {
-                let w = weights[i], r = rows[i] + c
-                a0 += w * load16(r)
-                a1 += w * load16(r + 16)
+                let w = SIMD16(repeating: weights[i]), r = rows[i] + c
+                a0.addProduct(w, load16(r))
+                a1.addProduct(w, load16(r + 16))
             }
             if accumulate {
                 store16(load16(out + c) + scale * a0, out + c)
@@ -139,9 +140,9 @@ enum HeadVector {
         while c + 32 <= n {
             var a0 = SIMD16<Float>(), a1 = SIMD16<Float>()
             for k in 0..<count {
-                let w = weights[k * weightStride], r = rows + k * rowStride + c
-                a0 += w * load16(r)
-                a1 += w * load16(r + 16)
+                let w = SIMD16(repeating: weights[k * weightStride]), r = rows + k * rowStride + c
+                a0.addProduct(w, load16(r))
+                a1.addProduct(w, load16(r + 16))
             }
             store16(load16(out + c) + a0, out + c)
             store16(load16(out + c + 16) + a1, out + c + 16)

@@ -27,8 +27,12 @@ public enum LanguageModelLoss {
     public static func loss(model: LanguageModel, batch: TrainingBatch, hooks: ModelHooks?, tape: Tape) -> Variable {
         precondition(batch.targetCount > 0, "a batch without targets has no loss")
         let rows = targetHiddenStates(model: model, batch: batch, hooks: hooks, tape: tape)
-        let logits = model.logits(rows, tape: tape)
-        return tape.crossEntropy(logits, targets: batch.targets)
+        let head = model.outputProjection
+        if head.requiresGrad {
+            return tape.crossEntropy(model.logits(rows, tape: tape), targets: batch.targets)
+        }
+        // A frozen head: logits chunk by chunk, never all of them at once.
+        return tape.linearCrossEntropy(rows, head, targets: batch.targets)
     }
 
     /// `log p(target)` of every target of `batch`, in the batch's target order, without
