@@ -23,13 +23,16 @@ public protocol LanguageModel: AnyObject {
     /// (virtual tokens are prepended only on the first call).
     func hiddenStates(_ batch: TokenBatch, tape: Tape, hooks: ModelHooks?, cache: KVCache?) -> (hidden: Variable, virtualCount: Int)
 
-    /// Projects hidden states `[..., C]` to vocabulary logits `[..., vocab]`.
-    func logits(_ hidden: Variable, tape: Tape) -> Variable
-
-    /// The `[vocab, C]` weight ``logits(_:tape:)`` multiplies by (the tied embedding table
-    /// or the separate output head), for ops that fuse the projection with the loss.
+    /// The `[vocab, C]` output projection: the tied embedding table or the separate head.
     var outputProjection: Variable { get }
 
     /// An empty cache for generation.
     func makeCache(batchSize: Int, capacity: Int) -> KVCache
+}
+
+extension LanguageModel {
+    /// Projects hidden states `[..., C]` to vocabulary logits `[..., vocab]`.
+    public func logits(_ hidden: Variable, tape: Tape) -> Variable {
+        tape.linear(hidden, outputProjection)
+    }
 }

@@ -134,10 +134,6 @@ public final class GPT2Model: LanguageModel {
                 kvHeads: configuration.headCount, headDim: configuration.headDim)
     }
 
-    public func logits(_ hidden: Variable, tape: Tape) -> Variable {
-        tape.linear(hidden, lmHead)
-    }
-
     public var outputProjection: Variable { lmHead }
 
     public func hiddenStates(_ batch: TokenBatch, tape: Tape, hooks: ModelHooks?,

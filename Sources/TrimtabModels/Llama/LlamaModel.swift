@@ -134,10 +134,6 @@ public final class LlamaModel: LanguageModel {
                 kvHeads: configuration.kvHeadCount, headDim: configuration.headDim)
     }
 
-    public func logits(_ hidden: Variable, tape: Tape) -> Variable {
-        tape.linear(hidden, lmHead)
-    }
-
     public var outputProjection: Variable { lmHead }
 
     public func hiddenStates(_ batch: TokenBatch, tape: Tape, hooks: ModelHooks?,

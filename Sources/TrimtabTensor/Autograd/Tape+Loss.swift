@@ -24,10 +24,8 @@ extension Tape {
                                  logits: logits.value.floats, targets: tBase,
                                  rows: rows, vocab: vocab, ignoreIndex: ignoreIndex)
         }
-        let counted = targets.reduce(0) { $0 + ($1 == ignoreIndex ? 0 : 1) }
-        var total = 0.0
-        for r in 0..<rows { total += Double(losses.floats[r]) }
-        let loss = Tensor(scalar: counted > 0 ? Float(total / Double(counted)) : 0)
+        let counted = Self.countedTargets(targets, ignoreIndex: ignoreIndex)
+        let loss = Self.meanLoss(losses, counted: counted)
         let input = logits.value
         return output(.crossEntropy, loss, inputs: [logits]) { dout in
             let dlogits = logits.gradBuffer()
@@ -59,8 +57,9 @@ extension Tape {
     ///
     /// - Parameters:
     ///   - x: `[N, C]` (f32).
-    ///   - weight: `[V, C]`, f32 or bf16, frozen (a trainable output projection takes the
-    ///     unfused ``linear(_:_:bias:)`` and ``crossEntropy(_:targets:ignoreIndex:)``).
+    ///   - weight: `[V, C]`, f32 or bf16. A trainable weight (full fine-tuning of a tied
+    ///     embedding) needs its own gradient from every logit: then this is plain
+    ///     ``linear(_:_:bias:)`` and ``crossEntropy(_:targets:ignoreIndex:)``.
     ///   - targets: `N` ids in `0..<V`, or `ignoreIndex`.
     ///   - chunk: rows per chunk.
     /// - Returns: the mean loss over counted rows (0 when none counts), a scalar.
@@ -68,11 +67,13 @@ extension Tape {
                                    chunk: Int = 128) -> Variable {
         precondition(x.value.rank == 2 && weight.value.rank == 2 && x.shape[1] == weight.shape[1],
                      "linearCrossEntropy: input \(x.shape) for weight \(weight.shape)")
-        precondition(!weight.requiresGrad, "linearCrossEntropy: the weight must be frozen")
+        if weight.requiresGrad {
+            return crossEntropy(linear(x, weight), targets: targets, ignoreIndex: ignoreIndex)
+        }
         precondition(chunk > 0, "linearCrossEntropy: chunk \(chunk)")
         let rows = x.shape[0], width = x.shape[1], vocab = weight.shape[0]
         precondition(targets.count == rows, "linearCrossEntropy: \(targets.count) targets for \(rows) rows")
-        let counted = targets.reduce(0) { $0 + ($1 == ignoreIndex ? 0 : 1) }
+        let counted = Self.countedTargets(targets, ignoreIndex: ignoreIndex)
         let needsGradient = isRecording && x.requiresGrad && counted > 0
         let inputGradient = needsGradient ? Tensor(zeros: [rows, width]) : nil
         let span = min(chunk, max(rows, 1))
@@ -105,15 +106,24 @@ extension Tape {
                 start += n
             }
         }
-        var total = 0.0
-        for r in 0..<rows { total += Double(losses.floats[r]) }
-        let loss = Tensor(scalar: counted > 0 ? Float(total / Double(counted)) : 0)
+        let loss = Self.meanLoss(losses, counted: counted)
         return output(.linearCrossEntropy, loss, inputs: [x]) { dout in
             guard let inputGradient, x.requiresGrad else { return }
-            let dx = x.gradBuffer().floats, saved = inputGradient.floats, scale = dout.floats[0]
-            Parallel.forChunks(rows * width, grain: 1 << 15) { range in
-                for i in range { dx[i] += scale * saved[i] }
-            }
+            Elementwise.scaleBackward(dinp: x.gradBuffer().floats, dout: inputGradient.floats,
+                                      factor: dout.floats[0], count: rows * width)
         }
+    }
+
+    /// How many of `targets` count towards the mean (are not `ignoreIndex`).
+    private static func countedTargets(_ targets: [Int32], ignoreIndex: Int32) -> Int {
+        targets.reduce(0) { $0 + ($1 == ignoreIndex ? 0 : 1) }
+    }
+
+    /// The mean of the per-row `losses` over `counted` rows (ignored rows hold 0), summed
+    /// in Double; 0 when no row counts.
+    private static func meanLoss(_ losses: Tensor, counted: Int) -> Tensor {
+        var total = 0.0
+        for r in 0..<losses.count { total += Double(losses.floats[r]) }
+        return Tensor(scalar: counted > 0 ? Float(total / Double(counted)) : 0)
     }
 }

@@ -27,12 +27,7 @@ public enum LanguageModelLoss {
     public static func loss(model: LanguageModel, batch: TrainingBatch, hooks: ModelHooks?, tape: Tape) -> Variable {
         precondition(batch.targetCount > 0, "a batch without targets has no loss")
         let rows = targetHiddenStates(model: model, batch: batch, hooks: hooks, tape: tape)
-        let head = model.outputProjection
-        if head.requiresGrad {
-            return tape.crossEntropy(model.logits(rows, tape: tape), targets: batch.targets)
-        }
-        // A frozen head: logits chunk by chunk, never all of them at once.
-        return tape.linearCrossEntropy(rows, head, targets: batch.targets)
+        return tape.linearCrossEntropy(rows, model.outputProjection, targets: batch.targets)
     }
 
     /// `log p(target)` of every target of `batch`, in the batch's target order, without
