@@ -32,8 +32,9 @@ struct BenchCommand: ParsableCommand {
     var model: String?
 
     @Option(help: ArgumentHelp(
-        "Weight precision of the jobs that run a model (prefill, decode, training steps): f32, bf16 "
-            + "(frozen weight matrices stored in bf16) or all.", valueName: "f32|bf16|all"))
+        "Weight format of the jobs that run a model (prefill, decode, training steps): f32, bf16 "
+            + "(frozen weight matrices stored in bf16), gguf (decode jobs: multiply from the GGUF's own "
+            + "quantised blocks) or all.", valueName: "f32|bf16|gguf|all"))
     var dtype: String = "f32"
 
     @Option(name: .customLong("json-file"), help: "Also write the JSON report to this file.")
@@ -56,8 +57,8 @@ struct BenchCommand: ParsableCommand {
     func validate() throws {
         if !list && BenchJobs.named(job) == nil { throw ValidationError(BenchError.unknownJob(job).description) }
         if !(seconds > 0) { throw ValidationError("--seconds must be positive, got \(seconds)") }
-        if dtype != "all" && !["f32", "bf16"].contains(dtype) {
-            throw ValidationError("--dtype must be f32, bf16 or all, got '\(dtype)'")
+        if dtype != "all" && !["f32", "bf16", "gguf"].contains(dtype) {
+            throw ValidationError("--dtype must be f32, bf16, gguf or all, got '\(dtype)'")
         }
     }
 
@@ -73,7 +74,7 @@ struct BenchCommand: ParsableCommand {
         }
         options.model = model
         options.profile = profile
-        options.dtype = dtype == "all" ? nil : DType(rawValue: dtype)
+        options.dtype = dtype == "all" ? nil : dtype
         let loaded = try references.map(Self.loadReference)
         var report: BenchReport
         if summarize.isEmpty {

@@ -29,15 +29,20 @@ struct BenchOptions {
     var log: (String) -> Void
     /// `--model PATH` for jobs that run a model (`nil`: the cached SmolLM2-135M-Instruct).
     var model: String? = nil
-    /// `--dtype`: jobs that run a model in several precisions run only this one (`nil`:
-    /// every precision they offer).
-    var dtype: DType? = nil
+    /// `--dtype`: jobs that run a model in several weight formats run only this one (`nil`:
+    /// every format they offer): `f32`, `bf16`, or `gguf` (decoding from the file's blocks).
+    var dtype: String? = nil
     /// `--profile`: jobs that run a tape also report where the time goes, per op.
     var profile = false
 
     /// Whether the row of weight type `type` should run (`--dtype`, then `--only`).
     func includes(dtype type: DType) -> Bool {
-        (dtype.map { $0 == type } ?? true) && includes(type.rawValue)
+        includes(weights: type.rawValue)
+    }
+
+    /// Whether the row of weight format `weights` (a row id) should run.
+    func includes(weights: String) -> Bool {
+        (dtype.map { $0 == weights } ?? true) && includes(weights)
     }
 
     /// Whether the case with row id `id` should run.

@@ -6,7 +6,9 @@ import TrimtabTrain
 /// `trimtab bench --job decode` and `--job decode-batch8`: greedy generation speed.
 ///
 /// `Generator` runs fixed 16-token prompts and exactly 128 new tokens (no stop tokens)
-/// with greedy sampling, with f32 and then bf16 weight matrices: one prompt for `decode`
+/// with greedy sampling, with f32 and then bf16 weight matrices, and then (row `gguf`)
+/// multiplying from the GGUF's own quantised blocks (`ModelLoader.load(keepQuantizedBlocks:)`;
+/// the f32 and bf16 rows load without them): one prompt for `decode`
 /// (`Generator.generate(prompt:)`), eight different ones in one batch with one KV cache
 /// for `decode-batch8` (`Generator.generate(prompts:)`, as the server batches requests).
 /// The decode time is measured from the first generated token to the last one through
@@ -64,10 +66,12 @@ extension DecodeJob {
             rows: [], total: nil)
         if let only = options.only { report.settings["only"] = only }
 
-        for type in [DType.f32, .bf16] where options.includes(dtype: type) {
+        let formats: [(id: String, matrices: DType, blocks: Bool)] = [("f32", .f32, false), ("bf16", .bf16, false),
+                                                                      ("gguf", .f32, true)]
+        for (id, type, blocks) in formats where options.includes(weights: id) {
             PrefillBench.resetPeakRSS()
-            options.log("\(Self.name) \(type.rawValue): loading \(path)")
-            let loaded = try ModelLoader.load(path, matrixType: type)
+            options.log("\(Self.name) \(id): loading \(path)")
+            let loaded = try ModelLoader.load(path, matrixType: type, keepQuantizedBlocks: blocks)
             let ids = loaded.tokenizer.encode(Self.promptText, addSpecialTokens: false)
             let prompts = (0..<rows).map { Self.prompt(ids, offset: $0) }
             let generator = Generator(model: loaded.model)
@@ -97,17 +101,16 @@ extension DecodeJob {
                 perStep.append(decode / Double(Self.newTokens - 1))
                 first.append(Double(stamps[0] - start) * 1e-9)
                 spent += Double(stamps[stamps.count - 1] - start) * 1e-9
-                options.log(String(format: "%@ %@: %.1f ms/step", Self.name, type.rawValue, perStep.last! * 1e3))
+                options.log(String(format: "%@ %@: %.1f ms/step", Self.name, id, perStep.last! * 1e3))
             }
             let median = BenchReport.median(perStep)
-            var row = BenchReport.Row(id: type.rawValue,
-                                      labels: [type.rawValue, "\(rows)×(\(Self.promptLength)+\(Self.newTokens))"])
+            var row = BenchReport.Row(id: id, labels: [id, "\(rows)×(\(Self.promptLength)+\(Self.newTokens))"])
             row.values["ours"] = Double(rows) / median
             row.values["ours_ms"] = median * 1e3
             row.values["ours_first_ms"] = BenchReport.median(first) * 1e3
             if let peak = ProcessMemory.peakResidentBytes { row.values["ours_rss"] = Double(peak) / 1_048_576 }
             report.rows.append(row)
-            report.notes.append("\(type.rawValue) first tokens of row 0: "
+            report.notes.append("\(id) first tokens of row 0: "
                                 + output.prefix(12).map(String.init).joined(separator: " "))
         }
         report.notes.append("prompts: \(Self.promptLength) ids of \"\(Self.promptText)\" (no special tokens)"

@@ -41,7 +41,7 @@ struct KernelBench: BenchJob {
         var report = emptyReport(options)
         for benchCase in Self.cases() {
             let ids = ["forward", "backward"].map { "\(benchCase.id)/\($0)" }
-            guard ids.contains(where: options.includes) else { continue }
+            guard ids.contains(where: { options.includes($0) }) else { continue }
             options.log("kernels \(benchCase.id): \(benchCase.shape)")
             let op = benchCase.make()
             for (pass, id) in zip(["forward", "backward"], ids) where options.includes(id) {

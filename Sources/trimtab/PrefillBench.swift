@@ -37,7 +37,7 @@ struct PrefillBench: BenchJob {
             let seconds: Double
             let flopsPerToken: Double
             do {
-                let loaded = try ModelLoader.load(path, matrixType: type)
+                let loaded = try ModelLoader.load(path, matrixType: type, keepQuantizedBlocks: false)
                 let model = loaded.model
                 flopsPerToken = Double(2 * PromptTuningStepBench.frozenMatrixParameters(model))
                 let ids = (0..<(Self.batch * Self.tokens)).map { _ in

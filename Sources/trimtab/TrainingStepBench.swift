@@ -54,7 +54,7 @@ extension TrainingStepJob {
             let flopsPerToken: Double
             do {
                 let trainable = Self.trainsModelWeights ? TrainingMethod.full.trainableWeights : { _ in false }
-                let loaded = try ModelLoader.load(path, matrixType: type, trainable: trainable)
+                let loaded = try ModelLoader.load(path, matrixType: type, trainable: trainable, keepQuantizedBlocks: false)
                 let model = loaded.model
                 flopsPerToken = Double(Self.flopsPerParameter * Self.frozenMatrixParameters(model))
                 let adapter = try Self.makeAdapter(model: model, loaded: loaded)

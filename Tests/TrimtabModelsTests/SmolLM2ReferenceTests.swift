@@ -62,7 +62,28 @@ final class SmolLM2ReferenceTests: XCTestCase {
         }
     }
 
-    /// The 32-token greedy continuation (KV cache decoding) is identical.
+    /// Every weight matrix keeps its GGUF blocks (Q4_1 layers, Q8_0 embedding), and they
+    /// hold exactly the values of the dequantised matrix, query and key rows included
+    /// (which the loader reorders out of llama.cpp's layout).
+    func testQuantizedBlocksHoldTheDequantisedWeights() throws {
+        let parameters = try model().model.parameters
+        let matrices = parameters.filter { $0.value.shape.count == 2 }
+        XCTAssertEqual(matrices.count, 1 + 30 * 7)
+        var formats: [QuantizedMatrix.Format: Int] = [:]
+        for (name, weight) in matrices.sorted(by: { $0.key < $1.key }) {
+            guard let blocks = weight.quantized else {
+                XCTFail("\(name) has no quantised blocks")
+                continue
+            }
+            formats[blocks.format, default: 0] += 1
+            guard name.contains("layers.0.") || name.contains("layers.29.") || name.contains("embed") else { continue }
+            XCTAssertEqual(blocks.dequantized().scalars, weight.value.scalars, name)
+        }
+        XCTAssertEqual(formats, [.q4_1: 210, .q8_0: 1])
+    }
+
+    /// The 32-token greedy continuation (KV cache decoding, multiplying from the GGUF's
+    /// blocks) is identical.
     func testGreedyContinuationMatchesTransformers() throws {
         let loaded = try model()
         for c in try fixture().cases {

@@ -3,7 +3,8 @@
 
 Mirrors Sources/trimtab/DecodeBench.swift: the same GGUF (default SmolLM2-135M-Instruct
 from the asset cache) loaded with transformers (f32; row `bf16` after
-`model.to(torch.bfloat16)`), 2 threads, a 16-token prompt per row (row r: 16 ids of the
+`model.to(torch.bfloat16)`; row `gguf` repeats the f32 numbers, since transformers
+dequantises a GGUF to f32 at load), 2 threads, a 16-token prompt per row (row r: 16 ids of the
 same text from its r-th id on, no special tokens, so rows need no padding) and
 `generate(max_new_tokens=128, min_new_tokens=128, do_sample=False, attention_mask=...)`.
 
@@ -68,7 +69,7 @@ def main():
     base = AutoModelForCausalLM.from_pretrained(directory, gguf_file=name, dtype=torch.float32).eval()
     rows, notes = [], []
     for row in ("f32", "bf16"):
-        if args.only.lower() not in row:
+        if args.only.lower() not in row and not (row == "f32" and args.only.lower() in "gguf"):
             continue
         model = base.to(torch.bfloat16) if row == "bf16" else base
 
@@ -93,6 +94,10 @@ def main():
         rows.append({"id": row, "values": {"torch": args.batch / seconds, "torch_ms": seconds * 1e3,
                                            "torch_first_ms": statistics.median(first) * 1e3}})
         notes.append(f"{row} first tokens: {out[0, PROMPT_LENGTH:PROMPT_LENGTH + 12].tolist()}")
+        if row == "f32":
+            # transformers dequantises a GGUF to f32 at load: its answer to Trimtab's `gguf`
+            # row (decoding from the file's blocks) is this f32 run.
+            rows.append({"id": "gguf", "values": dict(rows[-1]["values"])})
     report = {
         "source": f"torch {torch.__version__} + transformers generate ({torch.get_num_threads()} threads)",
         "columns": [{"key": "torch", "title": "torch tok/s"}, {"key": "torch_ms", "title": "torch ms/step"},

@@ -39,9 +39,12 @@ public final class LlamaModel: LanguageModel {
     /// - Parameters:
     ///   - trainable: which weights get gradients (none by default: the base model is
     ///     frozen; full fine-tuning, BitFit and LayerNorm tuning select some or all).
+    ///   - quantized: block-quantised copies of frozen weight matrices (a GGUF's own
+    ///     blocks), which decoding multiplies from (``Variable/quantized``).
     /// - Throws: ``ModelError`` naming a missing tensor or a shape that does not fit.
     public init(configuration c: LlamaConfiguration, weights: [String: Tensor], source: String,
-                trainable: (String) -> Bool = { _ in false }) throws {
+                trainable: (String) -> Bool = { _ in false },
+                quantized: [String: QuantizedMatrix] = [:]) throws {
         configuration = c
         let table = WeightTable(tensors: weights, source: source, trainable: trainable)
         let hidden = c.hiddenSize, qWidth = c.headCount * c.headDim, kvWidth = c.kvHeadCount * c.headDim
@@ -87,6 +90,14 @@ public final class LlamaModel: LanguageModel {
         }
         linearSites = sites
         parameters = table.parameters
+        for (name, blocks) in quantized {
+            guard let weight = parameters[name], !weight.requiresGrad else { continue }
+            guard weight.shape == [blocks.rows, blocks.columns] else {
+                throw ModelError.shapeMismatch(name: name, expected: weight.shape, got: [blocks.rows, blocks.columns],
+                                               source: source)
+            }
+            weight.quantized = blocks
+        }
         rope = RoPETable(headDim: c.headDim, base: c.ropeTheta, maxPositions: c.maxPositions)
     }
 

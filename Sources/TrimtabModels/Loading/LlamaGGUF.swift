@@ -86,6 +86,50 @@ enum LlamaGGUF {
         return out
     }
 
+    /// The weight matrices stored in a block format with a product kernel (Q4_0, Q4_1,
+    /// Q8_0), under their Hugging Face names and in their layout: the blocks borrow the
+    /// file mapping, except the query and key rows, which are copied back into
+    /// transformers' order as ``weights(_:_:matrixType:)`` does for the f32 matrices.
+    static func quantizedBlocks(_ file: GGUFFile, _ c: LlamaConfiguration) throws -> [String: QuantizedMatrix] {
+        var out: [String: QuantizedMatrix] = [:]
+        func keep(_ ggufName: String, _ hfName: String, unpermuteHeads: Int? = nil) throws {
+            let info = try file.info(ggufName)
+            let format: QuantizedMatrix.Format
+            switch info.type {
+            case .q4_0: format = .q4_0
+            case .q4_1: format = .q4_1
+            case .q8_0: format = .q8_0
+            default: return
+            }
+            guard info.shape.count == 2, info.shape[1] % QuantizedMatrix.blockSize == 0 else { return }
+            var matrix = QuantizedMatrix(format: format, rows: info.shape[0], columns: info.shape[1],
+                                         storage: try file.rawStorage(ggufName))
+            if let heads = unpermuteHeads {
+                let perHead = matrix.rows / heads, half = perHead / 2
+                // Hugging Face row (h, j·half + i) is stored row (h, 2i + j).
+                matrix = matrix.reorderingRows { row in
+                    let h = row / perHead, within = row % perHead
+                    return h * perHead + (within % half) * 2 + within / half
+                }
+            }
+            out[hfName] = matrix
+        }
+        let permuted = c.modelType != "qwen2"
+        try keep("token_embd.weight", "model.embed_tokens.weight")
+        if !c.tieWordEmbeddings { try keep("output.weight", "lm_head.weight") }
+        for i in 0..<c.layerCount {
+            let g = "blk.\(i)", h = "model.layers.\(i)"
+            try keep("\(g).attn_q.weight", "\(h).self_attn.q_proj.weight", unpermuteHeads: permuted ? c.headCount : nil)
+            try keep("\(g).attn_k.weight", "\(h).self_attn.k_proj.weight", unpermuteHeads: permuted ? c.kvHeadCount : nil)
+            try keep("\(g).attn_v.weight", "\(h).self_attn.v_proj.weight")
+            try keep("\(g).attn_output.weight", "\(h).self_attn.o_proj.weight")
+            try keep("\(g).ffn_gate.weight", "\(h).mlp.gate_proj.weight")
+            try keep("\(g).ffn_up.weight", "\(h).mlp.up_proj.weight")
+            try keep("\(g).ffn_down.weight", "\(h).mlp.down_proj.weight")
+        }
+        return out
+    }
+
     /// Inverts llama.cpp's `permute`: within each head, stored row `(i, j)` (i < D/2,
     /// j ∈ {0, 1}) is Hugging Face row `(j, i)`.
     static func unpermuteRows(_ t: Tensor, heads: Int) -> Tensor {

@@ -58,6 +58,8 @@ extension Tape {
     ///   - x: `[..., inFeatures]` (f32).
     ///   - weight: `[outFeatures, inFeatures]`, f32 or bf16 (a frozen bf16 weight runs on
     ///     the backend's bf16 kernels; the activations are rounded to bf16 for the product).
+    ///     A frozen weight with ``Variable/quantized`` blocks multiplies up to
+    ///     ``QuantizedMatrix/maxRows`` rows that need no gradient from those blocks.
     ///   - bias: `[outFeatures]` or `nil`.
     /// - Returns: `[..., outFeatures]`.
     public func linear(_ x: Variable, _ weight: Variable, bias: Variable? = nil) -> Variable {
@@ -68,8 +70,13 @@ extension Tape {
         var outShape = x.shape
         outShape[outShape.count - 1] = outFeatures
         let out = Tensor(zeros: outShape)
-        Self.weightProduct(GEMMShape(transB: true, m: rows, n: outFeatures, k: inFeatures), a: x.value.floats,
-                           weight: weight.value, c: out.floats)
+        if let blocks = weight.quantized, rows >= 1, rows <= QuantizedMatrix.maxRows,
+           !x.requiresGrad, !weight.requiresGrad {
+            blocks.product(x.value.floats, inputRows: rows, into: out.floats)
+        } else {
+            Self.weightProduct(GEMMShape(transB: true, m: rows, n: outFeatures, k: inFeatures), a: x.value.floats,
+                               weight: weight.value, c: out.floats)
+        }
         if let bias {
             let y = out.floats, b = bias.value.floats
             Parallel.forRows(rows, costPerRow: outFeatures) { r in

@@ -5,14 +5,20 @@
 /// ``Tape`` op and requires a gradient exactly when one of its inputs does, so
 /// `backward()` never computes a gradient nobody asked for.
 public final class Variable {
-    /// The current value.
-    public var value: Tensor
+    /// The current value. Replacing it drops ``quantized``, which no longer matches.
+    public var value: Tensor {
+        didSet { quantized = nil }
+    }
     /// The accumulated gradient (f32, same shape), or `nil` if none has flowed here yet.
     public var grad: Tensor?
     /// Whether gradients flow to (or through) this variable.
     public let requiresGrad: Bool
     /// An optional name for errors and profiles (`layers.3.self_attn.q_proj.weight`).
     public var name: String?
+    /// A frozen weight's blocks in a quantised format (a GGUF's own), equal to ``value``
+    /// (dequantised from them); ``Tape/linear(_:_:bias:)`` multiplies a few input rows
+    /// (decoding) straight from them, streaming 4.5–8.5 bits a weight instead of 32.
+    public var quantized: QuantizedMatrix?
 
     public init(_ value: Tensor, requiresGrad: Bool = false, name: String? = nil) {
         self.value = value
