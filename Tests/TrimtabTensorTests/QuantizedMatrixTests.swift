@@ -113,4 +113,19 @@ final class QuantizedMatrixTests: XCTestCase {
         weight.value = matrix.dequantized()
         XCTAssertNil(weight.quantized)
     }
+
+    func testBlocksTakeOneRowOverBF16Matrices() {
+        let matrix = randomBlocks(.q4_1, rows: 16, columns: 32, seed: 8)
+        let other = randomBlocks(.q4_1, rows: 16, columns: 32, seed: 9)
+        let weight = Variable(matrix.dequantized().converted(to: .bf16))
+        let tape = Tape(recording: false)
+        let one = Variable(randomInput(rows: 1, columns: 32, seed: 10))
+        let two = Variable(randomInput(rows: 2, columns: 32, seed: 11))
+        let denseTwo = tape.linear(two, weight).value.scalars
+        weight.quantized = other
+        let fromBlocks = Tensor(zeros: [1, 16])
+        other.product(one.value.floats, inputRows: 1, into: fromBlocks.floats)
+        XCTAssertEqual(tape.linear(one, weight).value.scalars, fromBlocks.scalars)
+        XCTAssertEqual(tape.linear(two, weight).value.scalars, denseTwo)
+    }
 }

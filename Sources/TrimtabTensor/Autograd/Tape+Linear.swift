@@ -58,8 +58,8 @@ extension Tape {
     ///   - x: `[..., inFeatures]` (f32).
     ///   - weight: `[outFeatures, inFeatures]`, f32 or bf16 (a frozen bf16 weight runs on
     ///     the backend's bf16 kernels; the activations are rounded to bf16 for the product).
-    ///     A frozen weight with ``Variable/quantized`` blocks multiplies up to
-    ///     ``QuantizedMatrix/maxRows`` rows that need no gradient from those blocks.
+    ///     A frozen weight with ``Variable/quantized`` blocks multiplies the few rows
+    ///     that need no gradient (``QuantizedMatrix/rowsWorthBlocks(over:)``) from them.
     ///   - bias: `[outFeatures]` or `nil`.
     /// - Returns: `[..., outFeatures]`.
     public func linear(_ x: Variable, _ weight: Variable, bias: Variable? = nil) -> Variable {
@@ -70,7 +70,7 @@ extension Tape {
         var outShape = x.shape
         outShape[outShape.count - 1] = outFeatures
         let out = Tensor(zeros: outShape)
-        if let blocks = weight.quantized, rows >= 1, rows <= QuantizedMatrix.maxRows,
+        if let blocks = weight.quantized, rows >= 1, rows <= QuantizedMatrix.rowsWorthBlocks(over: weight.value.dtype),
            !x.requiresGrad, !weight.requiresGrad {
             blocks.product(x.value.floats, inputRows: rows, into: out.floats)
         } else {

@@ -17,7 +17,7 @@ public final class Variable {
     public var name: String?
     /// A frozen weight's blocks in a quantised format (a GGUF's own), equal to ``value``
     /// (dequantised from them); ``Tape/linear(_:_:bias:)`` multiplies a few input rows
-    /// (decoding) straight from them, streaming 4.5–8.5 bits a weight instead of 32.
+    /// (decoding) straight from them, streaming 4.5–8.5 bits a weight instead of 16 or 32.
     public var quantized: QuantizedMatrix?
 
     public init(_ value: Tensor, requiresGrad: Bool = false, name: String? = nil) {
