@@ -50,37 +50,44 @@ enum LlamaGGUF {
             eosTokenId: try? file.int("tokenizer.ggml.eos_token_id"))
     }
 
+    /// The weight matrices: GGUF name, Hugging Face name, and for the query and key
+    /// projections the head count whose rows llama.cpp permuted.
+    static func matrices(_ c: LlamaConfiguration) -> [(gguf: String, hf: String, permutedHeads: Int?)] {
+        // llama.cpp runs Qwen2 with the rotate-half ("NEOX") layout and stores it unpermuted.
+        let permuted = c.modelType != "qwen2"
+        var out: [(gguf: String, hf: String, permutedHeads: Int?)] = [("token_embd.weight", "model.embed_tokens.weight", nil)]
+        if !c.tieWordEmbeddings { out.append(("output.weight", "lm_head.weight", nil)) }
+        for i in 0..<c.layerCount {
+            let g = "blk.\(i)", h = "model.layers.\(i)"
+            out += [("\(g).attn_q.weight", "\(h).self_attn.q_proj.weight", permuted ? c.headCount : nil),
+                    ("\(g).attn_k.weight", "\(h).self_attn.k_proj.weight", permuted ? c.kvHeadCount : nil),
+                    ("\(g).attn_v.weight", "\(h).self_attn.v_proj.weight", nil),
+                    ("\(g).attn_output.weight", "\(h).self_attn.o_proj.weight", nil),
+                    ("\(g).ffn_gate.weight", "\(h).mlp.gate_proj.weight", nil),
+                    ("\(g).ffn_up.weight", "\(h).mlp.up_proj.weight", nil),
+                    ("\(g).ffn_down.weight", "\(h).mlp.down_proj.weight", nil)]
+        }
+        return out
+    }
+
     /// All weights under their Hugging Face names, dequantised to f32 (matrices then
     /// converted to `matrixType`).
     static func weights(_ file: GGUFFile, _ c: LlamaConfiguration, matrixType: DType) throws -> [String: Tensor] {
         var out: [String: Tensor] = [:]
-        func load(_ ggufName: String, _ hfName: String, matrix: Bool = true,
-                  unpermuteHeads: Int? = nil) throws {
+        for (ggufName, hfName, heads) in matrices(c) {
             var t = try file.tensor(ggufName)
-            if let heads = unpermuteHeads { t = unpermuteRows(t, heads: heads) }
-            if matrix && matrixType != .f32 { t = t.converted(to: matrixType) }
-            out[hfName] = t
+            if let heads { t = unpermuteRows(t, heads: heads) }
+            out[hfName] = matrixType == .f32 ? t : t.converted(to: matrixType)
         }
-        // llama.cpp runs Qwen2 with the rotate-half ("NEOX") layout and stores it unpermuted.
-        let permuted = c.modelType != "qwen2"
-        try load("token_embd.weight", "model.embed_tokens.weight")
-        try load("output_norm.weight", "model.norm.weight", matrix: false)
-        if !c.tieWordEmbeddings { try load("output.weight", "lm_head.weight") }
+        out["model.norm.weight"] = try file.tensor("output_norm.weight")
         for i in 0..<c.layerCount {
             let g = "blk.\(i)", h = "model.layers.\(i)"
-            try load("\(g).attn_norm.weight", "\(h).input_layernorm.weight", matrix: false)
-            try load("\(g).ffn_norm.weight", "\(h).post_attention_layernorm.weight", matrix: false)
-            try load("\(g).attn_q.weight", "\(h).self_attn.q_proj.weight", unpermuteHeads: permuted ? c.headCount : nil)
-            try load("\(g).attn_k.weight", "\(h).self_attn.k_proj.weight", unpermuteHeads: permuted ? c.kvHeadCount : nil)
-            try load("\(g).attn_v.weight", "\(h).self_attn.v_proj.weight")
-            try load("\(g).attn_output.weight", "\(h).self_attn.o_proj.weight")
-            try load("\(g).ffn_gate.weight", "\(h).mlp.gate_proj.weight")
-            try load("\(g).ffn_up.weight", "\(h).mlp.up_proj.weight")
-            try load("\(g).ffn_down.weight", "\(h).mlp.down_proj.weight")
+            out["\(h).input_layernorm.weight"] = try file.tensor("\(g).attn_norm.weight")
+            out["\(h).post_attention_layernorm.weight"] = try file.tensor("\(g).ffn_norm.weight")
             if c.attentionBias {
-                try load("\(g).attn_q.bias", "\(h).self_attn.q_proj.bias", matrix: false)
-                try load("\(g).attn_k.bias", "\(h).self_attn.k_proj.bias", matrix: false)
-                try load("\(g).attn_v.bias", "\(h).self_attn.v_proj.bias", matrix: false)
+                for part in ["q", "k", "v"] {
+                    out["\(h).self_attn.\(part)_proj.bias"] = try file.tensor("\(g).attn_\(part).bias")
+                }
             }
         }
         return out
@@ -92,40 +99,21 @@ enum LlamaGGUF {
     /// transformers' order as ``weights(_:_:matrixType:)`` does for the f32 matrices.
     static func quantizedBlocks(_ file: GGUFFile, _ c: LlamaConfiguration) throws -> [String: QuantizedMatrix] {
         var out: [String: QuantizedMatrix] = [:]
-        func keep(_ ggufName: String, _ hfName: String, unpermuteHeads: Int? = nil) throws {
+        for (ggufName, hfName, heads) in matrices(c) {
             let info = try file.info(ggufName)
             let format: QuantizedMatrix.Format
             switch info.type {
             case .q4_0: format = .q4_0
             case .q4_1: format = .q4_1
             case .q8_0: format = .q8_0
-            default: return
+            default: continue
             }
-            guard info.shape.count == 2, info.shape[1] % QuantizedMatrix.blockSize == 0 else { return }
-            var matrix = QuantizedMatrix(format: format, rows: info.shape[0], columns: info.shape[1],
+            guard info.shape.count == 2, info.shape[1] % QuantizedMatrix.blockSize == 0 else { continue }
+            let matrix = QuantizedMatrix(format: format, rows: info.shape[0], columns: info.shape[1],
                                          storage: try file.rawStorage(ggufName))
-            if let heads = unpermuteHeads {
-                let perHead = matrix.rows / heads, half = perHead / 2
-                // Hugging Face row (h, j·half + i) is stored row (h, 2i + j).
-                matrix = matrix.reorderingRows { row in
-                    let h = row / perHead, within = row % perHead
-                    return h * perHead + (within % half) * 2 + within / half
-                }
-            }
-            out[hfName] = matrix
-        }
-        let permuted = c.modelType != "qwen2"
-        try keep("token_embd.weight", "model.embed_tokens.weight")
-        if !c.tieWordEmbeddings { try keep("output.weight", "lm_head.weight") }
-        for i in 0..<c.layerCount {
-            let g = "blk.\(i)", h = "model.layers.\(i)"
-            try keep("\(g).attn_q.weight", "\(h).self_attn.q_proj.weight", unpermuteHeads: permuted ? c.headCount : nil)
-            try keep("\(g).attn_k.weight", "\(h).self_attn.k_proj.weight", unpermuteHeads: permuted ? c.kvHeadCount : nil)
-            try keep("\(g).attn_v.weight", "\(h).self_attn.v_proj.weight")
-            try keep("\(g).attn_output.weight", "\(h).self_attn.o_proj.weight")
-            try keep("\(g).ffn_gate.weight", "\(h).mlp.gate_proj.weight")
-            try keep("\(g).ffn_up.weight", "\(h).mlp.up_proj.weight")
-            try keep("\(g).ffn_down.weight", "\(h).mlp.down_proj.weight")
+            out[hfName] = heads.map { heads in
+                matrix.reorderingRows { storedRow($0, rows: matrix.rows, heads: heads) }
+            } ?? matrix
         }
         return out
     }
@@ -134,17 +122,18 @@ enum LlamaGGUF {
     /// j ∈ {0, 1}) is Hugging Face row `(j, i)`.
     static func unpermuteRows(_ t: Tensor, heads: Int) -> Tensor {
         let rows = t.shape[0], cols = t.count / max(rows, 1)
-        let perHead = rows / heads, half = perHead / 2
         let out = Tensor(zeros: t.shape)
-        for h in 0..<heads {
-            for i in 0..<half {
-                for j in 0..<2 {
-                    let stored = h * perHead + i * 2 + j
-                    let original = h * perHead + j * half + i
-                    (out.floats + original * cols).update(from: t.floats + stored * cols, count: cols)
-                }
-            }
+        for row in 0..<rows {
+            (out.floats + row * cols).update(from: t.floats + storedRow(row, rows: rows, heads: heads) * cols, count: cols)
         }
         return out
+    }
+
+    /// The stored row of Hugging Face row `row` under llama.cpp's `permute`: Hugging Face
+    /// row `(h, j·half + i)` is stored as row `(h, 2i + j)`.
+    static func storedRow(_ row: Int, rows: Int, heads: Int) -> Int {
+        let perHead = rows / heads, half = perHead / 2
+        let h = row / perHead, within = row % perHead
+        return h * perHead + (within % half) * 2 + within / half
     }
 }
