@@ -19,6 +19,7 @@ let kernelSettings: [SwiftSetting] = {
 
 // Layers (see docs/ARCHITECTURE.md): dependencies point one way, down this list.
 //   CDNNL, COpenBLAS  system libraries (Debian libdnnl-dev, libopenblas-dev)
+//   CTrimtabKernels   kernels in C for instructions Swift cannot name (8-bit dot products)
 //   TrimtabTensor     tensors, kernels, autograd tape, optimizers
 //   TrimtabIO         checkpoint formats (safetensors, GGUF)
 //   TrimtabText       tokenizers and chat formats (Foundation only)
@@ -51,9 +52,10 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "CTrimtabKernels"),
         .target(
             name: "TrimtabTensor",
-            dependencies: ["CDNNL", "COpenBLAS"],
+            dependencies: ["CDNNL", "COpenBLAS", "CTrimtabKernels"],
             swiftSettings: kernelSettings
         ),
         .target(name: "TrimtabIO", dependencies: ["TrimtabTensor"]),

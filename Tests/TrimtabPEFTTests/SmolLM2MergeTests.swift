@@ -24,9 +24,12 @@ final class SmolLM2MergeTests: XCTestCase {
         "I've been thinking... they'll say it's 2024's best, won't they? URLs: https://example.com/a_b?c=1",
     ]
 
+    /// Without the GGUF's quantised blocks: the merged directory reloads as dense
+    /// matrices, and a prompt of at most 8 tokens on the blocks rounds its activations
+    /// (up to ~3e-4 of the logits), which is not what this test compares.
     private func smolLM2() throws -> LoadedModel {
         try TestAssets.requireFile(TestAssets.smolLM2)
-        return try SmolLM2PEFTReferenceTests.loaded.get()
+        return try SmolLM2MixedAdapterTests.loaded.get()
     }
 
     func testTokenizerJSONRoundTrip() throws {

@@ -12,8 +12,9 @@ final class SmolLM2MixedAdapterTests: XCTestCase {
     static let names = ["prompt_tuning_text", "p_tuning_mlp", "p_tuning_lstm", "prefix_tuning", "prefix_tuning_projection"]
 
     /// Without the GGUF's quantised blocks: a prompt of at most 8 tokens alone would be
-    /// multiplied from them, which rounds differently (up to ~1e-3 of the logits) from
-    /// the batch's GEMM on the same weights, and this test compares batching, not kernels.
+    /// multiplied from them, which rounds its activations (up to ~3e-4 of the logits)
+    /// unlike the batch's GEMM on the same weights, and this test compares batching, not
+    /// kernels. (`SmolLM2MergeTests` shares this model.)
     static let loaded: Result<LoadedModel, Error> = Result {
         try ModelLoader.load(TestAssets.smolLM2, keepQuantizedBlocks: false)
     }

@@ -1,5 +1,6 @@
 import XCTest
 @testable import TrimtabTensor
+import CTrimtabKernels
 
 /// Products straight from ggml's block formats against the same weights dequantised.
 final class QuantizedMatrixTests: XCTestCase {
@@ -31,30 +32,95 @@ final class QuantizedMatrixTests: XCTestCase {
         return x
     }
 
-    func testProductEqualsDequantisedProductForEveryFormatAndRowCount() {
-        for (index, format) in QuantizedMatrix.Format.allCases.enumerated() {
-            let rows = 53, columns = 96
-            let matrix = randomBlocks(format, rows: rows, columns: columns, seed: UInt64(index))
-            let weight = matrix.dequantized()
-            for inputRows in 1...QuantizedMatrix.maxRows {
-                let x = randomInput(rows: inputRows, columns: columns, seed: UInt64(100 + inputRows))
-                let out = Tensor(zeros: [inputRows, rows])
-                out.fill(.nan)  // the product overwrites every element
-                matrix.product(x.floats, inputRows: inputRows, into: out.floats)
-                for r in 0..<inputRows {
-                    for n in 0..<rows {
-                        var expected = 0.0, magnitude = 0.0
-                        for k in 0..<columns {
-                            let term = Double(x.floats[r * columns + k]) * Double(weight.floats[n * columns + k])
-                            expected += term
-                            magnitude += abs(term)
-                        }
-                        XCTAssertEqual(Double(out.floats[r * rows + n]), expected, accuracy: 1e-5 * magnitude + 1e-6,
-                                       "\(format) row \(r), output \(n)")
+    /// Checks `matrix.product` of 1–8 input rows against the dequantised weights times the
+    /// rounded activations, in double precision.
+    private func checkProducts(_ matrix: QuantizedMatrix, _ label: String,
+                               file: StaticString = #filePath, line: UInt = #line) {
+        let rows = matrix.rows, columns = matrix.columns
+        let weight = matrix.dequantized()
+        for inputRows in 1...QuantizedMatrix.maxRows {
+            let x = randomInput(rows: inputRows, columns: columns, seed: UInt64(100 + inputRows))
+            let rounded = matrix.roundedActivations(x.floats, inputRows: inputRows)
+            let out = Tensor(zeros: [inputRows, rows])
+            out.fill(.nan)  // the product overwrites every element
+            matrix.product(x.floats, inputRows: inputRows, into: out.floats)
+            for r in 0..<inputRows {
+                for n in 0..<rows {
+                    var expected = 0.0, magnitude = 0.0
+                    for k in 0..<columns {
+                        let term = Double(rounded.floats[r * columns + k]) * Double(weight.floats[n * columns + k])
+                        expected += term
+                        magnitude += abs(term)
                     }
+                    XCTAssertEqual(Double(out.floats[r * rows + n]), expected, accuracy: 1e-5 * magnitude + 1e-6,
+                                   "\(label) \(matrix.format), \(inputRows) rows: row \(r), output \(n)",
+                                   file: file, line: line)
                 }
             }
         }
+    }
+
+    func testProductEqualsDequantisedProductForEveryFormatAndRowCount() {
+        for (index, format) in QuantizedMatrix.Format.allCases.enumerated() {
+            checkProducts(randomBlocks(format, rows: 53, columns: 96, seed: UInt64(index)), "CPU's kernels")
+        }
+    }
+
+    func testPortableKernelsAgree() {
+        // CI runs on AVX2 machines: the portable C kernels (other CPUs) are checked here.
+        trimtab_kernels_force_portable(1)
+        defer { trimtab_kernels_force_portable(0) }
+        XCTAssertEqual(trimtab_kernels_use_avx2(), 0)
+        for (index, format) in QuantizedMatrix.Format.allCases.enumerated() {
+            checkProducts(randomBlocks(format, rows: 21, columns: 64, seed: UInt64(20 + index)), "portable")
+        }
+    }
+
+    func testActivationsRoundToSixteenBitsPerBlock() {
+        let matrix = randomBlocks(.q4_1, rows: 1, columns: 96, seed: 12)
+        let x = randomInput(rows: 2, columns: 96, seed: 13)
+        x.floats[40] = 0  // a block with a zero keeps it
+        for k in 64..<96 { x.floats[k] = 0 }  // an all-zero block stays zero
+        let rounded = matrix.roundedActivations(x.floats, inputRows: 2)
+        for block in 0..<6 {
+            let range = (block * 32)..<(block * 32 + 32)
+            let largest = range.map { abs(x.floats[$0]) }.max()!
+            let step = largest / 32767
+            for k in range {
+                let value = rounded.floats[k]
+                XCTAssertEqual(value, x.floats[k], accuracy: step * 0.52 + 1e-12, "element \(k)")
+                if step > 0 {  // an integer multiple of the block's step, at most 32,767 of them
+                    let units = value / step
+                    XCTAssertEqual(units, units.rounded(), accuracy: 0.02, "element \(k)")
+                    XCTAssertLessThanOrEqual(abs(units), 32767.5)
+                }
+            }
+            // The block's largest magnitude is exactly ±32,767 steps.
+            if step > 0 { XCTAssertTrue(range.contains { abs(abs(rounded.floats[$0]) - largest) <= largest * 1e-6 }) }
+        }
+        XCTAssertEqual(rounded.floats[40], 0)
+        XCTAssertTrue((64..<96).allSatisfy { rounded.floats[$0] == 0 })
+    }
+
+    func testRoundedActivationsStayCloseToTheExactProduct() {
+        // What the rounding costs on a realistic matrix: the product with the exact input.
+        let matrix = randomBlocks(.q4_1, rows: 64, columns: 576, seed: 14)
+        let weight = matrix.dequantized()
+        let x = randomInput(rows: 1, columns: 576, seed: 15)
+        let out = Tensor(zeros: [1, 64])
+        matrix.product(x.floats, inputRows: 1, into: out.floats)
+        var worst = 0.0
+        for n in 0..<64 {
+            var exact = 0.0, magnitude = 0.0
+            for k in 0..<576 {
+                let term = Double(x.floats[k]) * Double(weight.floats[n * 576 + k])
+                exact += term
+                magnitude += abs(term)
+            }
+            worst = max(worst, abs(Double(out.floats[n]) - exact) / magnitude)
+        }
+        // Half a step of max|x|/32767 a block, random in sign: about float rounding.
+        XCTAssertLessThan(worst, 1e-5)
     }
 
     func testDequantisationFollowsTheBlockLayouts() {

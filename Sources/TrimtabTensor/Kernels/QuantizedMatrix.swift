@@ -12,11 +12,16 @@
 // In the 4-bit formats, byte j of `qs` holds element j in its low nibble and element
 // j + 16 in its high nibble.
 //
-// With one input row (batch-1 decoding) the kernel widens each block's 32 integers to
-// f32 and accumulates d · Σ q·x (plus, for Q4_1, m · Σ x over the block, the block sums of
-// x computed once per product). With several, it dequantises a weight row once and takes
-// its dot product with four input rows at a time. Either is the dequantised weight's
-// product reordered, so it agrees with the f32 path up to float rounding.
+// The products run in C (`CTrimtabKernels`): each input row is first rounded to 16-bit
+// integers with one f32 scale per 32-element block, so that a block's dot product is exact
+// integer arithmetic (AVX2's vpmaddwd) and only its scaling rounds. Widening the blocks to
+// f32 instead, the best Swift's SIMD types express, costs ~18 cycles a block and ran at
+// half the memory bandwidth. The result is the dequantised weights' product with the
+// rounded activations, a relative step of 1/32767 of each block's largest magnitude.
+// (llama.cpp rounds activations to 8 bits; with SmolLM2's outlier activations that moved
+// the logits by up to 4.7% and changed greedy continuations, see the C file.)
+
+import CTrimtabKernels
 
 /// A `[rows, columns]` weight matrix in a 32-element block format, for `x · Wᵀ` with a few
 /// input rows (decoding).
@@ -105,95 +110,70 @@ public struct QuantizedMatrix: @unchecked Sendable {
         return out
     }
 
-    /// `out[r, n] = Σ_k x[r, k] · W[n, k]` for `inputRows` rows of `x` (`[inputRows, columns]`,
-    /// f32) into `out` (`[inputRows, rows]`, overwritten).
+    /// `out[r, n] = Σ_k x̂[r, k] · W[n, k]` for `inputRows` rows of `x` (`[inputRows, columns]`,
+    /// f32) into `out` (`[inputRows, rows]`, overwritten), where x̂ is `x` rounded to 16-bit
+    /// integers per 32-element block (``roundedActivations(_:inputRows:)``).
     ///
     /// - Precondition: `1 ≤ inputRows ≤ maxRows`.
     public func product(_ x: UnsafePointer<Float>, inputRows: Int, into out: UnsafeMutablePointer<Float>) {
         precondition(inputRows >= 1 && inputRows <= Self.maxRows, "\(inputRows) input rows (1…\(Self.maxRows))")
-        switch format {
-        case .q4_0: run(Q4_0Blocks.self, x, inputRows, out)
-        case .q4_1: run(Q4_1Blocks.self, x, inputRows, out)
-        case .q8_0: run(Q8_0Blocks.self, x, inputRows, out)
+        let columns = columns, weightRows = rows, blocksPerRow = columns / Self.blockSize
+        let weights = UnsafePointer(base.assumingMemoryBound(to: UInt8.self)), format = format.kernelFormat
+        withQuantizedActivations(x, inputRows: inputRows) { q, scale, sum in
+            // About 2,048 block products per thread pay for the fork.
+            let grain = max(1, 2048 / max(blocksPerRow * inputRows, 1))
+            Parallel.forChunks(weightRows, grain: grain) { range in
+                trimtab_block_product(format, weights, columns, range.lowerBound, range.upperBound, q, scale, sum,
+                                      Int32(inputRows), out, weightRows)
+            }
         }
     }
 
-    private func run<B: BlockKernel>(_: B.Type, _ x: UnsafePointer<Float>, _ inputRows: Int,
-                                     _ out: UnsafeMutablePointer<Float>) {
-        let blocksPerRow = columns / Self.blockSize, bytes = rowBytes, weightRows = rows
-        let src = base, columns = columns
-        // For one input row, Σ x over each block, for formats with a per-block minimum.
-        let sumsNeeded = B.hasMinimum && inputRows == 1
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: sumsNeeded ? blocksPerRow : 1) { sums in
-            let xsum = sums.baseAddress!
-            if sumsNeeded {
-                for b in 0..<blocksPerRow {
-                    let p = UnsafeRawPointer(x + b * Self.blockSize)
-                    xsum[b] = horizontalSum(p.loadUnaligned(as: SIMD16<Float>.self)
-                                            + p.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self))
+    /// The activations a product multiplies: each row of `x` (`[inputRows, columns]`) in
+    /// blocks of 32 rounded to multiples of `max|x| / 32767` over the block, as f32.
+    public func roundedActivations(_ x: UnsafePointer<Float>, inputRows: Int) -> Tensor {
+        let out = Tensor(zeros: [inputRows, columns])
+        let y = out.floats, count = inputRows * columns
+        withQuantizedActivations(x, inputRows: inputRows) { q, scale, _ in
+            for i in 0..<count { y[i] = scale[i / Self.blockSize] * Float(q[i]) }
+        }
+        return out
+    }
+
+    /// Quantises `inputRows` rows of `x` for the kernels (16-bit values, and per block the
+    /// scale and the scaled sum of the values) into scratch memory that `body` borrows.
+    private func withQuantizedActivations<R>(
+        _ x: UnsafePointer<Float>, inputRows: Int,
+        _ body: (UnsafePointer<Int16>, UnsafePointer<Float>, UnsafePointer<Float>) -> R
+    ) -> R {
+        let columns = columns, blocksPerRow = columns / Self.blockSize
+        return withUnsafeTemporaryAllocation(of: Int16.self, capacity: max(inputRows * columns, 1)) { q in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: max(2 * inputRows * blocksPerRow, 1)) { scales in
+                let q = q.baseAddress!, scale = scales.baseAddress!, sum = scale + inputRows * blocksPerRow
+                for r in 0..<inputRows {
+                    trimtab_quantize_activations(x + r * columns, columns, q + r * columns, scale + r * blocksPerRow,
+                                        sum + r * blocksPerRow)
                 }
-            }
-            // About 2,048 blocks per thread is enough to pay for the fork.
-            let grain = max(1, 2048 / max(blocksPerRow * inputRows, 1))
-            Parallel.forChunks(weightRows, grain: grain) { range in
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: inputRows == 1 ? 32 : columns) { buffer in
-                    let scratch = buffer.baseAddress!
-                    for n in range {
-                        let row = src + n * bytes
-                        guard inputRows > 1 else {
-                            // One input row: widen a block at a time and scale its dot product.
-                            var a = SIMD16<Float>(), minimum: Float = 0
-                            for b in 0..<blocksPerRow {
-                                let (d, m) = B.widen(row + b * B.blockBytes, into: scratch)
-                                a.addProduct(SIMD16(repeating: d), dot32(scratch, x + b * Self.blockSize))
-                                if B.hasMinimum { minimum += m * xsum[b] }
-                            }
-                            out[n] = horizontalSum(a) + minimum
-                            continue
-                        }
-                        // Several input rows: dequantise the row once, then one dot product per
-                        // input row, four at a time so each loaded weight feeds four.
-                        for b in 0..<blocksPerRow {
-                            B.dequantize(row + b * B.blockBytes, into: scratch + b * Self.blockSize)
-                        }
-                        var r = 0
-                        while r < inputRows {
-                            let group = min(4, inputRows - r)
-                            let sums = dots(scratch, x + r * columns, rows: group, columns: columns)
-                            for i in 0..<group { out[(r + i) * weightRows + n] = sums[i] }
-                            r += group
-                        }
-                    }
-                }
+                return body(q, scale, sum)
             }
         }
     }
 }
 
-/// The dot products of `w` (`columns` floats) with up to four rows of `x`.
-@inline(__always)
-private func dots(_ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, rows: Int, columns: Int) -> SIMD4<Float> {
-    var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
-    let wp = UnsafeRawPointer(w)
-    let x0 = UnsafeRawPointer(x), x1 = x0 + 4 * columns * min(1, rows - 1)
-    let x2 = x0 + 4 * columns * min(2, rows - 1), x3 = x0 + 4 * columns * min(3, rows - 1)
-    var k = 0
-    while k < 4 * columns {
-        let v = wp.loadUnaligned(fromByteOffset: k, as: SIMD16<Float>.self)
-        a0.addProduct(v, x0.loadUnaligned(fromByteOffset: k, as: SIMD16<Float>.self))
-        a1.addProduct(v, x1.loadUnaligned(fromByteOffset: k, as: SIMD16<Float>.self))
-        a2.addProduct(v, x2.loadUnaligned(fromByteOffset: k, as: SIMD16<Float>.self))
-        a3.addProduct(v, x3.loadUnaligned(fromByteOffset: k, as: SIMD16<Float>.self))
-        k += 64
+extension QuantizedMatrix.Format {
+    var kernelFormat: trimtab_block_format {
+        switch self {
+        case .q4_0: return TRIMTAB_Q4_0
+        case .q4_1: return TRIMTAB_Q4_1
+        case .q8_0: return TRIMTAB_Q8_0
+        }
     }
-    return SIMD4(horizontalSum(a0), horizontalSum(a1), horizontalSum(a2), horizontalSum(a3))
 }
 
 /// One block format's widening step: the 32 integers of the block at `block` as f32 at
 /// `into`, returning the block's scale and minimum (0 if none).
 private protocol BlockKernel {
     static var blockBytes: Int { get }
-    static var hasMinimum: Bool { get }
     static func widen(_ block: UnsafeRawPointer, into: UnsafeMutablePointer<Float>) -> (Float, Float)
 }
 
@@ -213,7 +193,6 @@ extension BlockKernel {
 
 private enum Q4_0Blocks: BlockKernel {
     static var blockBytes: Int { 18 }
-    static var hasMinimum: Bool { false }
     @inline(__always)
     static func widen(_ block: UnsafeRawPointer, into o: UnsafeMutablePointer<Float>) -> (Float, Float) {
         let q = (block + 2).assumingMemoryBound(to: UInt8.self)
@@ -227,7 +206,6 @@ private enum Q4_0Blocks: BlockKernel {
 
 private enum Q4_1Blocks: BlockKernel {
     static var blockBytes: Int { 20 }
-    static var hasMinimum: Bool { true }
     @inline(__always)
     static func widen(_ block: UnsafeRawPointer, into o: UnsafeMutablePointer<Float>) -> (Float, Float) {
         let q = (block + 4).assumingMemoryBound(to: UInt8.self)
@@ -241,38 +219,12 @@ private enum Q4_1Blocks: BlockKernel {
 
 private enum Q8_0Blocks: BlockKernel {
     static var blockBytes: Int { 34 }
-    static var hasMinimum: Bool { false }
     @inline(__always)
     static func widen(_ block: UnsafeRawPointer, into o: UnsafeMutablePointer<Float>) -> (Float, Float) {
         let q = (block + 2).assumingMemoryBound(to: Int8.self)
         for j in 0..<32 { o[j] = Float(q[j]) }
         return (halfAt(block, 0), 0)
     }
-}
-
-/// Σ w[j] · x[j] over 32 elements, as 16 lanes.
-///
-/// The widening loops before it store 8 lanes at a time; built for AVX2 (the package
-/// default), a 16-lane load is two 8-lane loads that match those stores. Built for
-/// AVX-512, it is one 64-byte load of two 32-byte stores still in flight, which the CPU
-/// cannot forward, and the kernel runs ~3× slower (8-lane loads avoid that, but Swift
-/// then compiles this module's loop into scalar inserts).
-@inline(__always)
-private func dot32(_ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>) -> SIMD16<Float> {
-    let wp = UnsafeRawPointer(w), xp = UnsafeRawPointer(x)
-    var s = wp.loadUnaligned(as: SIMD16<Float>.self) * xp.loadUnaligned(as: SIMD16<Float>.self)
-    s.addProduct(wp.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self),
-                 xp.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self))
-    return s
-}
-
-/// The sum of 16 lanes as a tree of halves (a sequential `sum()` is 15 dependent adds).
-@inline(__always)
-private func horizontalSum(_ v: SIMD16<Float>) -> Float {
-    let a = v.lowHalf + v.highHalf
-    let b = a.lowHalf + a.highHalf
-    let c = b.lowHalf + b.highHalf
-    return c[0] + c[1]
 }
 
 /// The little-endian f16 at byte `offset` of `block`, widened.

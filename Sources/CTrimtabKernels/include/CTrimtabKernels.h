@@ -1,0 +1,48 @@
+// Kernels written in C for instructions Swift cannot name: the integer dot products of
+// quantised weight blocks with 16-bit activations (AVX2's vpmaddwd), used by
+// TrimtabTensor's QuantizedMatrix. Every function has a portable fallback; the AVX2 code
+// runs only where the CPU reports AVX2, FMA and F16C.
+#ifndef CTRIMTAB_KERNELS_H
+#define CTRIMTAB_KERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// ggml's 32-element block formats with a product kernel.
+typedef enum {
+    TRIMTAB_Q4_0 = 0,  ///< 18 bytes: f16 d, 16 bytes of nibbles; w = d * (q - 8)
+    TRIMTAB_Q4_1 = 1,  ///< 20 bytes: f16 d, f16 m, 16 bytes of nibbles; w = d * q + m
+    TRIMTAB_Q8_0 = 2,  ///< 34 bytes: f16 d, 32 int8; w = d * q
+} trimtab_block_format;
+
+/// Scales `columns` floats (a multiple of 32) to 16-bit integers per 32-element block:
+/// `scale[b] = max|x| / 32767`, `q = round(x / scale[b])` (ties to even), and
+/// `sum[b] = scale[b] * Σ q` over the block (the block's sum as the integers give it).
+void trimtab_quantize_activations(const float *x, long columns, int16_t *q, float *scale, float *sum);
+
+/// `out[r * out_stride + n] = Σ_k W[n, k] · x̂[r, k]` for weight rows `n` in
+/// `[first_row, end_row)` and input rows `r < input_rows` (1…8), where W is dequantised
+/// from its blocks (rows of `columns / 32` blocks, back to back from `weights`) and x̂ is
+/// the activation row as `trimtab_quantize_activations` gives it (`q`, `scale`, `sum` of row r at
+/// offsets `r * columns`, `r * columns / 32`, `r * columns / 32`). Each block's product is
+/// an exact integer; only the per-block scaling and the sum over blocks round.
+void trimtab_block_product(trimtab_block_format format, const uint8_t *weights, long columns,
+                           long first_row, long end_row, const int16_t *q, const float *scale,
+                           const float *sum, int input_rows, float *out, long out_stride);
+
+/// Whether the AVX2 kernels run (the CPU has AVX2, FMA and F16C, and the portable ones
+/// are not forced).
+int trimtab_kernels_use_avx2(void);
+
+/// Forces the portable kernels (nonzero) or restores the CPU's best (0), for tests that
+/// compare the two.
+void trimtab_kernels_force_portable(int portable);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
