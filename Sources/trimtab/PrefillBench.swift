@@ -84,7 +84,8 @@ struct PrefillBench: BenchJob {
                 + extraColumns.map(\.key) + peakRatios.map(\.key),
             rows: [], total: nil)
         if let only = options.only { report.settings["only"] = only }
-        report.notes.append("RSS: VmHWM of this process, reset before each row (after the previous model is freed); "
+        report.notes.append("RSS: VmHWM of this process, reset before each row (after the previous model is freed "
+                            + "and the cached tensor blocks unmapped); "
                             + "torch: ru_maxrss of a fresh process per row")
         return report
     }
@@ -124,8 +125,11 @@ struct PrefillBench: BenchJob {
         return path
     }
 
-    /// Resets `VmHWM` to the current RSS (Linux ≥ 4.0: writing 5 to `clear_refs`).
+    /// Resets `VmHWM` to the current RSS (Linux ≥ 4.0: writing 5 to `clear_refs`), after
+    /// unmapping the tensor blocks the previous row left cached, so that each row starts
+    /// as a fresh process would.
     static func resetPeakRSS() {
+        BlockCache.releaseAll()
         if let handle = FileHandle(forWritingAtPath: "/proc/self/clear_refs") {
             handle.write(Data("5".utf8))
             try? handle.close()

@@ -38,6 +38,9 @@ public enum ModelLoader {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw ModelError.invalidConfiguration(field: "path", reason: "does not exist", source: path)
         }
+        // Loading frees temporaries (f32 matrices before conversion or unpermuting) of
+        // sizes nothing asks for again; cached, they would stay resident.
+        defer { BlockCache.releaseAll() }
         if isDirectory.boolValue {
             return try loadDirectory(URL(fileURLWithPath: path), matrixType: matrixType, trainable: trainable)
         }

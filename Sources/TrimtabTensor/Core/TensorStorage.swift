@@ -7,8 +7,9 @@ import Darwin
 /// A block of memory that one or more ``Tensor`` views share.
 ///
 /// Owned storage is 64-byte aligned (one cache line, one AVX-512 vector) and zeroed.
-/// Borrowed storage (for example a memory-mapped checkpoint) keeps its owner alive and
-/// is never freed by the tensor.
+/// Blocks of 128 KiB and more come from ``BlockCache`` (page-aligned mappings reused by
+/// size), smaller ones from malloc. Borrowed storage (for example a memory-mapped
+/// checkpoint) keeps its owner alive and is never freed by the tensor.
 public final class TensorStorage: @unchecked Sendable {
     /// Start of the block.
     public let base: UnsafeMutableRawPointer
@@ -24,12 +25,16 @@ public final class TensorStorage: @unchecked Sendable {
     /// Allocates `byteCount` zeroed bytes.
     public init(byteCount: Int) {
         precondition(byteCount >= 0, "negative allocation")
-        var raw: UnsafeMutableRawPointer?
-        let size = max(byteCount, 64)
-        let status = posix_memalign(&raw, 64, size)
-        guard status == 0, let raw else { fatalError("out of memory allocating \(byteCount) bytes") }
-        memset(raw, 0, size)
-        self.base = raw
+        if BlockCache.serves(byteCount) {
+            self.base = BlockCache.allocate(byteCount)
+        } else {
+            var raw: UnsafeMutableRawPointer?
+            let size = max(byteCount, 64)
+            let status = posix_memalign(&raw, 64, size)
+            guard status == 0, let raw else { fatalError("out of memory allocating \(byteCount) bytes") }
+            memset(raw, 0, size)
+            self.base = raw
+        }
         self.byteCount = byteCount
         self.owner = nil
         self.owned = true
@@ -46,7 +51,11 @@ public final class TensorStorage: @unchecked Sendable {
 
     deinit {
         if owned {
-            free(base)
+            if BlockCache.serves(byteCount) {
+                BlockCache.deallocate(base, byteCount: byteCount)
+            } else {
+                free(base)
+            }
             MemoryStats.freed(byteCount)
         }
     }
