@@ -23,7 +23,8 @@ import Darwin
 ///   cached blocks together stay within the most that was ever live at once, so caching
 ///   never raises the peak. Without it, training on batches padded to their longest row
 ///   (sizes change from batch to batch) filled the cache with sizes that never came back:
-///   a prompt-tuning run on Rotten Tomatoes peaked at 1.9 GB instead of 0.9 GB.
+///   the quickstart's prompt-tuning run peaked at 1.9 GB, against 1.3 GB with malloc and
+///   0.9 GB with this rule (docs/PERFORMANCE.md).
 /// - At most ``capacity`` bytes wait; a block freed beyond that is unmapped, and capacity
 ///   0 turns the cache off (plain `mmap` / `munmap`). `TRIMTAB_BLOCK_CACHE_MB` sets it at
 ///   start (default 1024).
