@@ -87,7 +87,7 @@ let package = Package(
         // checks, fixture files, paths of the cached real checkpoints.
         .target(
             name: "TrimtabTestSupport",
-            dependencies: ["TrimtabTensor"],
+            dependencies: ["TrimtabTensor", "TrimtabIO"],
             path: "Tests/TrimtabTestSupport"
         ),
         .testTarget(

@@ -1,6 +1,7 @@
 import XCTest
 @testable import TrimtabTensor
 import CTrimtabKernels
+import TrimtabTestSupport
 
 /// Products straight from ggml's block formats against the same weights dequantised.
 final class QuantizedMatrixTests: XCTestCase {

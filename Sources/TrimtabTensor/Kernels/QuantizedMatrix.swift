@@ -92,24 +92,6 @@ public struct QuantizedMatrix: @unchecked Sendable {
         return QuantizedMatrix(format: format, rows: rows, columns: columns, storage: copy)
     }
 
-    /// The weights as an f32 `[rows, columns]` tensor (ggml's dequantisation).
-    public func dequantized() -> Tensor {
-        switch format {
-        case .q4_0: return dequantized(Q4_0Blocks.self)
-        case .q4_1: return dequantized(Q4_1Blocks.self)
-        case .q8_0: return dequantized(Q8_0Blocks.self)
-        }
-    }
-
-    private func dequantized<B: BlockKernel>(_: B.Type) -> Tensor {
-        let out = Tensor(zeros: [rows, columns])
-        let y = out.floats, src = base
-        Parallel.forChunks(rows * columns / Self.blockSize, grain: 1024) { range in
-            for b in range { B.dequantize(src + b * B.blockBytes, into: y + b * Self.blockSize) }
-        }
-        return out
-    }
-
     /// `out[r, n] = Σ_k x̂[r, k] · W[n, k]` for `inputRows` rows of `x` (`[inputRows, columns]`,
     /// f32) into `out` (`[inputRows, rows]`, overwritten), where x̂ is `x` rounded to 16-bit
     /// integers per 32-element block (``roundedActivations(_:inputRows:)``).
@@ -131,7 +113,7 @@ public struct QuantizedMatrix: @unchecked Sendable {
 
     /// The activations a product multiplies: each row of `x` (`[inputRows, columns]`) in
     /// blocks of 32 rounded to multiples of `max|x| / 32767` over the block, as f32.
-    public func roundedActivations(_ x: UnsafePointer<Float>, inputRows: Int) -> Tensor {
+    func roundedActivations(_ x: UnsafePointer<Float>, inputRows: Int) -> Tensor {
         let out = Tensor(zeros: [inputRows, columns])
         let y = out.floats, count = inputRows * columns
         withQuantizedActivations(x, inputRows: inputRows) { q, scale, _ in
@@ -151,8 +133,8 @@ public struct QuantizedMatrix: @unchecked Sendable {
             withUnsafeTemporaryAllocation(of: Float.self, capacity: max(2 * inputRows * blocksPerRow, 1)) { scales in
                 let q = q.baseAddress!, scale = scales.baseAddress!, sum = scale + inputRows * blocksPerRow
                 for r in 0..<inputRows {
-                    trimtab_quantize_activations(x + r * columns, columns, q + r * columns, scale + r * blocksPerRow,
-                                        sum + r * blocksPerRow)
+                    trimtab_quantize_activations(x + r * columns, columns, q + r * columns,
+                                                 scale + r * blocksPerRow, sum + r * blocksPerRow)
                 }
                 return body(q, scale, sum)
             }
@@ -168,67 +150,4 @@ extension QuantizedMatrix.Format {
         case .q8_0: return TRIMTAB_Q8_0
         }
     }
-}
-
-/// One block format's widening step: the 32 integers of the block at `block` as f32 at
-/// `into`, returning the block's scale and minimum (0 if none).
-private protocol BlockKernel {
-    static var blockBytes: Int { get }
-    static func widen(_ block: UnsafeRawPointer, into: UnsafeMutablePointer<Float>) -> (Float, Float)
-}
-
-extension BlockKernel {
-    /// The block's 32 weights, `d · q + m`, at `into` (ggml's arithmetic: Q4_0's
-    /// `(q − 8) · d` and Q8_0's `q · d` are the same products with `m = 0`).
-    @inline(__always)
-    static func dequantize(_ block: UnsafeRawPointer, into o: UnsafeMutablePointer<Float>) {
-        let (d, m) = widen(block, into: o)
-        for j in 0..<32 { o[j] = d * o[j] + m }
-    }
-}
-
-// The widening loops are plain scalar loops: LLVM turns them into byte-to-dword
-// extensions and integer-to-float conversions eight lanes at a time, which Swift's SIMD
-// integer conversions do not (they go through an outlined call).
-
-private enum Q4_0Blocks: BlockKernel {
-    static var blockBytes: Int { 18 }
-    @inline(__always)
-    static func widen(_ block: UnsafeRawPointer, into o: UnsafeMutablePointer<Float>) -> (Float, Float) {
-        let q = (block + 2).assumingMemoryBound(to: UInt8.self)
-        for j in 0..<16 {
-            o[j] = Float(Int32(q[j] & 0xF) - 8)
-            o[j + 16] = Float(Int32(q[j] >> 4) - 8)
-        }
-        return (halfAt(block, 0), 0)
-    }
-}
-
-private enum Q4_1Blocks: BlockKernel {
-    static var blockBytes: Int { 20 }
-    @inline(__always)
-    static func widen(_ block: UnsafeRawPointer, into o: UnsafeMutablePointer<Float>) -> (Float, Float) {
-        let q = (block + 4).assumingMemoryBound(to: UInt8.self)
-        for j in 0..<16 {
-            o[j] = Float(q[j] & 0xF)
-            o[j + 16] = Float(q[j] >> 4)
-        }
-        return (halfAt(block, 0), halfAt(block, 2))
-    }
-}
-
-private enum Q8_0Blocks: BlockKernel {
-    static var blockBytes: Int { 34 }
-    @inline(__always)
-    static func widen(_ block: UnsafeRawPointer, into o: UnsafeMutablePointer<Float>) -> (Float, Float) {
-        let q = (block + 2).assumingMemoryBound(to: Int8.self)
-        for j in 0..<32 { o[j] = Float(q[j]) }
-        return (halfAt(block, 0), 0)
-    }
-}
-
-/// The little-endian f16 at byte `offset` of `block`, widened.
-@inline(__always)
-private func halfAt(_ block: UnsafeRawPointer, _ offset: Int) -> Float {
-    floatFromF16(UInt16(littleEndian: block.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
 }
