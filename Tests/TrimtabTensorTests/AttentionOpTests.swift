@@ -1,5 +1,6 @@
 import TrimtabTestSupport
 import XCTest
+import CTrimtabKernels
 @testable import TrimtabTensor
 
 final class AttentionOpTests: XCTestCase {
@@ -198,6 +199,81 @@ final class AttentionOpTests: XCTestCase {
         for tile in [1, 2, 3] {
             for (name, (tiled, reference)) in zip(["dq", "dk", "dv", "dpk", "dpv"], zip(gradients(tile: tile), whole)) {
                 assertClose(tiled, reference, atol: 1e-6, rtol: 1e-5, "tile \(tile) \(name)")
+            }
+        }
+    }
+
+    /// The blocked kernels (packed keys and values, register-tiled products) give the row
+    /// kernels' outputs, log-sum-exps and gradients: query blocks with tails, causal and
+    /// not, padding, fully masked rows, prefixes broadcast and per row, frozen operands,
+    /// on the CPU's product kernels and on the portable ones.
+    func testBlockedKernelsMatchRowKernels() {
+        struct Case {
+            var name: String
+            var b = 2, t = 40, s = 40, hq = 6, hkv = 2, d = 64
+            var causal = true
+            var keyMask: [UInt8]? = nil
+            var prefix = 0, prefixBatch = 1
+            var prefixMask: [UInt8]? = nil
+            var frozen = false
+        }
+        let padded = [UInt8](repeating: 0, count: 7) + [UInt8](repeating: 1, count: 33) + [UInt8](repeating: 1, count: 40)
+        let cases = [
+            Case(name: "causal GQA, two blocks with a tail"),
+            Case(name: "non-causal, D=16, S > T", t: 9, s: 21, hq: 3, hkv: 3, d: 16, causal: false),
+            Case(name: "cache offset, D=32", b: 1, t: 70, s: 75, hq: 4, hkv: 1, d: 32),
+            Case(name: "left padding, fully masked early rows", keyMask: padded),
+            Case(name: "broadcast prefix with a mask", keyMask: padded, prefix: 20,
+                 prefixMask: [UInt8](repeating: 1, count: 20) + [UInt8](repeating: 1, count: 12)
+                     + [UInt8](repeating: 0, count: 8)),
+            Case(name: "prefix per row, frozen q/k/v", t: 33, s: 33, prefix: 5, prefixBatch: 2, frozen: true),
+            Case(name: "every key masked in a row", b: 2, t: 8, s: 8, hq: 2, hkv: 1, d: 16, causal: false,
+                 keyMask: [UInt8](repeating: 1, count: 8) + [UInt8](repeating: 0, count: 8)),
+        ]
+        for portable in [false, true] {
+            trimtab_kernels_force_portable(portable ? 1 : 0)
+            defer { trimtab_kernels_force_portable(0) }
+            for (index, c) in cases.enumerated() {
+                let seed = UInt64(500 + 10 * index)
+                let q = randomTensor([c.b, c.t, c.hq, c.d], seed: seed), k = randomTensor([c.b, c.s, c.hkv, c.d], seed: seed + 1)
+                let v = randomTensor([c.b, c.s, c.hkv, c.d], seed: seed + 2)
+                let prefixShape = [c.prefixBatch, c.prefix, c.hkv, c.d]
+                let pk = randomTensor(prefixShape, seed: seed + 3), pv = randomTensor(prefixShape, seed: seed + 4)
+                let dout = randomTensor([c.b, c.t, c.hq, c.d], seed: seed + 5)
+                func run(blocked: Bool) -> [[Float]] {
+                    let geometry = AttentionGeometry(batch: c.b, queries: c.t, keys: c.s, queryHeads: c.hq, kvHeads: c.hkv,
+                                                     headDim: c.d, prefix: c.prefix, prefixBatch: c.prefixBatch,
+                                                     causal: c.causal, scale: 0.2, blocked: blocked)
+                    let out = Tensor(zeros: q.shape), lse = Tensor(zeros: [c.b, c.hq, c.t])
+                    let grads = [q, k, v, pk, pv].map { Tensor(zeros: $0.shape) }
+                    let keyMask = c.keyMask ?? [UInt8](repeating: 1, count: c.b * c.s)
+                    let prefixMask = c.prefixMask ?? [UInt8](repeating: 1, count: c.b * c.prefix)
+                    keyMask.withUnsafeBufferPointer { km in
+                        prefixMask.withUnsafeBufferPointer { pm in
+                            let x = AttentionOperands(query: q.floats, key: k.floats, value: v.floats,
+                                                      prefixKey: c.prefix > 0 ? UnsafePointer(pk.floats) : nil,
+                                                      prefixValue: c.prefix > 0 ? UnsafePointer(pv.floats) : nil,
+                                                      keyMask: km.baseAddress, prefixMask: pm.baseAddress)
+                            AttentionKernel.forward(out: out.floats, logSumExp: lse.floats, x, geometry)
+                            func gradient(_ i: Int, _ wanted: Bool) -> UnsafeMutablePointer<Float>? {
+                                wanted ? grads[i].floats : nil
+                            }
+                            let trainable = AttentionGradients(
+                                query: gradient(0, !c.frozen), key: gradient(1, !c.frozen), value: gradient(2, !c.frozen),
+                                prefixKey: gradient(3, c.prefix > 0), prefixValue: gradient(4, c.prefix > 0))
+                            AttentionKernel.backward(trainable, dout: dout.floats, out: out.floats,
+                                                     logSumExp: lse.floats, x, geometry)
+                        }
+                    }
+                    // −∞ (a row that sees no key) compared as a finite stand-in.
+                    return [out.scalars, lse.scalars.map { $0 == -.infinity ? -1e30 : $0 }] + grads.map(\.scalars)
+                }
+                let rows = run(blocked: false), blocks = run(blocked: true)
+                for (name, (blocked, reference)) in zip(["out", "lse", "dq", "dk", "dv", "dpk", "dpv"], zip(blocks, rows)) {
+                    XCTAssertFalse(blocked.contains { $0.isNaN }, "\(c.name) \(name): NaN")
+                    assertClose(blocked, reference, atol: 2e-5, rtol: 1e-4,
+                                "\(c.name)\(portable ? " (portable)" : "") \(name)")
+                }
             }
         }
     }

@@ -1,7 +1,9 @@
 // Kernels written in C for instructions Swift cannot name: the integer dot products of
 // quantised weight blocks with 16-bit activations (AVX2's vpmaddwd), used by
-// TrimtabTensor's QuantizedMatrix. Every function has a portable fallback; the AVX2 code
-// runs only where the CPU reports AVX2, FMA and F16C.
+// TrimtabTensor's QuantizedMatrix, and register-tiled small f32 products (AVX-512 where
+// the CPU has it) for attention. Every function has a portable fallback; the AVX2 code
+// runs only where the CPU reports AVX2, FMA and F16C, the AVX-512 code only where it
+// also reports AVX-512F.
 #ifndef CTRIMTAB_KERNELS_H
 #define CTRIMTAB_KERNELS_H
 
@@ -32,6 +34,24 @@ void trimtab_quantize_activations(const float *x, long columns, int16_t *q, floa
 void trimtab_block_product(trimtab_block_format format, const uint8_t *weights, long columns,
                            long first_row, long end_row, const int16_t *q, const float *scale,
                            const float *sum, int input_rows, float *out, long out_stride);
+
+/// `out[i·out_row_stride + j] (+)= alpha · Σ_p A[i][p] · B[p·b_row_stride + j]` for
+/// `i < m`, `j < n`, `p < k`, where `A[i][p] = a[i·a_row_stride + p·a_col_stride]` (so A or
+/// its transpose), accumulating into `out` when `accumulate` is nonzero and overwriting it
+/// otherwise. `n` must be a multiple of 16; rows of B and of `out` are read and written
+/// 16 floats at a time without alignment requirements.
+void trimtab_sgemm_small(long m, long n, long k, const float *a, long a_row_stride, long a_col_stride,
+                         const float *b, long b_row_stride, float alpha, float *out, long out_row_stride,
+                         int accumulate);
+
+/// `p[i] = exp(p[i] − shift)` for `i < count` and `p[i] = 0` for `count ≤ i < end`;
+/// returns `Σ p[i]`. Exponentials below e^−87.3 are 0 (so −∞ gives 0). Runs in whole
+/// vectors when `end` reaches `count` rounded up to a multiple of 16.
+float trimtab_exp_row(float *p, long count, long end, float shift);
+
+/// A softmax row in place: `p[i] = exp(p[i] − L)` for `i < count` (`count > 0`) and
+/// `p[i] = 0` for `count ≤ i < end`, where `L = log Σ exp p[i]`; returns `L`.
+float trimtab_softmax_row(float *p, long count, long end);
 
 /// Whether the AVX2 kernels run (the CPU has AVX2, FMA and F16C, and the portable ones
 /// are not forced).

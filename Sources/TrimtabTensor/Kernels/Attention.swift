@@ -47,8 +47,26 @@ struct AttentionGeometry {
     var prefixBatch: Int = 1
     var causal: Bool
     var scale: Float
-    /// Queries per backward tile; nil picks one from the shapes (tests force small tiles).
+    /// Queries per backward tile of the row-by-row kernels; nil picks one from the shapes
+    /// (tests force small tiles).
     var queryTile: Int? = nil
+    /// Whether the products run as register-tiled blocks over packed keys and values
+    /// (``AttentionWorkspace``) rather than row by row; nil picks from the shapes (tests
+    /// force both).
+    var blocked: Bool? = nil
+
+    /// The blocked kernels need `D` in multiples of 16 and pay for packing the keys and
+    /// values once per (batch row, head), so single decoding steps (T = 1) run row by row.
+    /// Every prompt of two tokens or more runs blocked, in a batch or alone: the two
+    /// strategies round differently (~1e-7 relative per call, up to ~1e-3 of a logit
+    /// after 30 layers), and a row must give the same logits in a batch as alone.
+    var usesBlocks: Bool {
+        if let blocked {
+            precondition(!blocked || headDim % 16 == 0, "attention: blocked kernels need D a multiple of 16")
+            return blocked
+        }
+        return headDim % 16 == 0 && queries > 1
+    }
 
     /// Query heads per kv head.
     var groupSize: Int { queryHeads / kvHeads }
@@ -57,6 +75,20 @@ struct AttentionGeometry {
     @inline(__always)
     func keyLimit(_ t: Int) -> Int {
         causal ? min(keys, max(0, t + keys - queries + 1)) : keys
+    }
+
+    /// Fills `counts[t]` for every query: query `t` sees the first `counts[t]` rows of
+    /// the visible-rows list (``AttentionOperands/visibleRows(_:_:into:)``: `prefixCount`
+    /// prefix rows, then `keyCount` ascending key positions); nondecreasing in `t`.
+    @inline(__always)
+    func visibleCounts(_ counts: UnsafeMutablePointer<Int>, indices: UnsafePointer<Int>, prefixCount: Int,
+                       keyCount: Int) {
+        var visibleKeys = 0
+        for t in 0..<queries {
+            let limit = keyLimit(t)
+            while visibleKeys < keyCount && indices[prefixCount + visibleKeys] < limit { visibleKeys += 1 }
+            counts[t] = prefixCount + visibleKeys
+        }
     }
 
     /// Element offset of `[b, t, h, 0]` in a `[B, T, Hq, D]` tensor.

@@ -11,6 +11,8 @@ extension AttentionKernel {
     /// `[r, tile, P+S]` buffers; `dq` is summed query by query, then `dk` and `dv` key
     /// row by key row down the buffers' columns, each output row held in registers, so a
     /// key's gradient row is read and written once per tile rather than once per query.
+    /// With blocks (``AttentionGeometry/usesBlocks``), each task runs
+    /// ``AttentionWorkspace/backward`` instead of the row-by-row tiles.
     /// A broadcast prefix (Bp = 1, B > 1) collects per-row gradients in a scratch
     /// `[B, P, Hkv, D]` buffer that is summed over the batch at the end.
     ///
@@ -22,6 +24,7 @@ extension AttentionKernel {
                          logSumExp: UnsafePointer<Float>, _ x: AttentionOperands, _ g: AttentionGeometry) {
         let d = g.headDim, width = max(g.prefix + g.keys, 1), group = g.groupSize
         let needScoreGradient = grads.query != nil || grads.key != nil || grads.prefixKey != nil
+        let blocked = g.usesBlocks
         // Queries per tile: the two per-thread buffers stay near 128 KB each.
         let tile = max(1, min(g.queries, g.queryTile ?? max(16, 32_768 / (group * width))))
         let broadcastPrefix = g.prefixBatch == 1 && g.batch > 1 && g.prefix > 0
@@ -57,6 +60,7 @@ extension AttentionKernel {
             /// `[group, tile, width]`: pⱼ and dsⱼ of each (head, query) row of the tile.
             let probs = UnsafeMutablePointer<Float>.allocate(capacity: group * tile * width)
             let dscores = UnsafeMutablePointer<Float>.allocate(capacity: group * tile * width)
+            let workspace = blocked ? AttentionWorkspace(width: width, headDim: d, backward: true) : nil
             defer {
                 indices.deallocate()
                 counts.deallocate()
@@ -85,12 +89,12 @@ extension AttentionKernel {
                     keyGradRows[n] = grads.key.map { $0 + row }
                     valueGradRows[n] = grads.value.map { $0 + row }
                 }
-                // counts[t]: query t sees visible rows 0..<counts[t] (nondecreasing in t).
-                var visibleKeys = 0
-                for t in 0..<g.queries {
-                    let limit = g.keyLimit(t)
-                    while visibleKeys < keyCount && indices[prefixCount + visibleKeys] < limit { visibleKeys += 1 }
-                    counts[t] = prefixCount + visibleKeys
+                g.visibleCounts(counts, indices: indices, prefixCount: prefixCount, keyCount: keyCount)
+                if let workspace {
+                    workspace.backward(grads, dout: dout, out: out, logSumExp: logSumExp, x, g, b: b, kv: kv,
+                                       keyRows: keyRows, valueRows: valueRows, keyGradRows: keyGradRows,
+                                       valueGradRows: valueGradRows, rowCount: rowCount, counts: counts)
+                    continue
                 }
 
                 for tileStart in stride(from: 0, to: g.queries, by: tile) {

@@ -6,7 +6,8 @@ extension AttentionKernel {
     /// Runs (b, query head) pairs in parallel. Per pair, the visible key/value rows are
     /// listed once (valid prefix rows, then valid keys; a causal query sees a leading part
     /// of that list); per query row the scores go into a row buffer, are exponentiated in
-    /// place, and weight the value rows.
+    /// place, and weight the value rows. With blocks (``AttentionGeometry/usesBlocks``),
+    /// each pair runs ``AttentionWorkspace/forward`` instead.
     ///
     /// - Parameters:
     ///   - out: `[B, T, Hq, D]`, overwritten. A row with no visible key gets zeros.
@@ -15,14 +16,17 @@ extension AttentionKernel {
     static func forward(out: UnsafeMutablePointer<Float>, logSumExp: UnsafeMutablePointer<Float>,
                         _ x: AttentionOperands, _ g: AttentionGeometry) {
         let d = g.headDim, width = max(g.prefix + g.keys, 1)
-        let pairs = g.batch * g.queryHeads
+        let pairs = g.batch * g.queryHeads, blocked = g.usesBlocks
         let costPerPair = max(1, g.queries * width * d)
         Parallel.forChunks(pairs, grain: max(1, 32_768 / costPerPair)) { range in
             let indices = UnsafeMutablePointer<Int>.allocate(capacity: width)
             let keyRows = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: width)
             let valueRows = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: width)
             let scores = UnsafeMutablePointer<Float>.allocate(capacity: width)
+            let counts = UnsafeMutablePointer<Int>.allocate(capacity: max(g.queries, 1))
+            let workspace = blocked ? AttentionWorkspace(width: width, headDim: d, backward: false) : nil
             defer {
+                counts.deallocate()
                 indices.deallocate()
                 keyRows.deallocate()
                 valueRows.deallocate()
@@ -41,11 +45,14 @@ extension AttentionKernel {
                     keyRows[n] = x.key + row
                     valueRows[n] = x.value + row
                 }
-                var visibleKeys = 0
+                g.visibleCounts(counts, indices: indices, prefixCount: prefixCount, keyCount: keyCount)
+                if let workspace {
+                    workspace.forward(out: out, logSumExp: logSumExp, query: x.query, g, b: b, h: h, keyRows: keyRows,
+                                      valueRows: valueRows, rowCount: prefixCount + keyCount, counts: counts)
+                    continue
+                }
                 for t in 0..<g.queries {
-                    let limit = g.keyLimit(t)
-                    while visibleKeys < keyCount && indices[prefixCount + visibleKeys] < limit { visibleKeys += 1 }
-                    let count = prefixCount + visibleKeys
+                    let count = counts[t]
                     let o = out + g.queryOffset(b, t, h)
                     let lse = logSumExp + (b * g.queryHeads + h) * g.queries + t
                     guard count > 0 else {

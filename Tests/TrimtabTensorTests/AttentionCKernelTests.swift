@@ -1,0 +1,112 @@
+import CTrimtabKernels
+import Foundation
+import TrimtabTestSupport
+import XCTest
+
+/// Attention's C kernels — `trimtab_sgemm_small` (register-tiled products) and the softmax
+/// rows — against double-precision loops, on the CPU's kernels and on the portable ones.
+final class AttentionCKernelTests: XCTestCase {
+    private struct Shape {
+        var m: Int, n: Int, k: Int
+        var transposedA = false
+        var accumulate = false
+        var alpha: Float = 1
+    }
+
+    private func check(_ s: Shape, _ label: String, file: StaticString = #filePath, line: UInt = #line) {
+        // Strides larger than the operands, as attention passes them.
+        let aRowStride = s.transposedA ? 1 : s.k + 3, aColumnStride = s.transposedA ? s.m + 5 : 1
+        let aCount = s.transposedA ? s.k * aColumnStride : s.m * aRowStride
+        let bStride = s.n + 16, outStride = s.n + 32
+        let a = randomTensor([aCount], seed: UInt64(s.m * 1000 + s.k)).scalars
+        let b = randomTensor([s.k * bStride], seed: UInt64(s.n * 1000 + s.k)).scalars
+        let initial = randomTensor([s.m * outStride], seed: 7).scalars
+        var out = initial
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                out.withUnsafeMutableBufferPointer { out in
+                    trimtab_sgemm_small(s.m, s.n, s.k, a.baseAddress, aRowStride, aColumnStride, b.baseAddress, bStride,
+                                        s.alpha, out.baseAddress, outStride, s.accumulate ? 1 : 0)
+                }
+            }
+        }
+        for i in 0..<s.m {
+            for j in 0..<outStride {
+                let index = i * outStride + j
+                guard j < s.n else {
+                    XCTAssertEqual(out[index], initial[index], "\(label): wrote past column \(s.n)", file: file, line: line)
+                    continue
+                }
+                var sum = 0.0
+                for p in 0..<s.k { sum += Double(a[i * aRowStride + p * aColumnStride]) * Double(b[p * bStride + j]) }
+                let expected = Double(s.alpha) * sum + (s.accumulate ? Double(initial[index]) : 0)
+                XCTAssertEqual(Double(out[index]), expected, accuracy: 1e-5 * (1 + abs(expected)) * Double(max(s.k, 1)),
+                               "\(label) [\(i), \(j)]", file: file, line: line)
+            }
+        }
+    }
+
+    private let shapes = [
+        Shape(m: 1, n: 16, k: 1),
+        Shape(m: 8, n: 32, k: 64),
+        Shape(m: 32, n: 160, k: 64, alpha: 0.125),           // scores of a query block
+        Shape(m: 13, n: 48, k: 37, accumulate: true),          // every tile height, 16-column tail
+        Shape(m: 29, n: 64, k: 32, transposedA: true, accumulate: true),  // dK += dsᵀ · Q
+        Shape(m: 7, n: 16, k: 0, accumulate: true),            // empty sum leaves out as it was
+        Shape(m: 3, n: 96, k: 5, transposedA: true),
+    ]
+
+    func testProductsMatchReference() {
+        for (index, shape) in shapes.enumerated() { check(shape, "shape \(index)") }
+    }
+
+    func testPortableProductsMatchReference() {
+        trimtab_kernels_force_portable(1)
+        defer { trimtab_kernels_force_portable(0) }
+        for (index, shape) in shapes.enumerated() { check(shape, "portable, shape \(index)") }
+    }
+
+    /// Rows of every length around the 16-lane vectors, with −∞ entries (masked scores),
+    /// very negative ones (exponentials that underflow) and a zeroed tail up to `end`.
+    private func checkRows(_ label: String) {
+        for count in [1, 5, 15, 16, 17, 33, 148] {
+            let end = count + 7
+            var row = randomTensor([end], seed: UInt64(count), scale: 6).scalars
+            if count > 1 { row[count / 2] = -.infinity }
+            if count > 3 { row[1] = -200 }
+            for i in count..<end { row[i] = 42 }  // must become 0
+            let input = Array(row[..<count]).map(Double.init)
+            let m = input.max()!
+            let sum = input.reduce(0.0) { $0 + Foundation.exp($1 - m) }
+
+            var exps = row
+            let shift: Float = 1.5
+            let total = trimtab_exp_row(&exps, count, end, shift)
+            let expected = input.map { Foundation.exp($0 - Double(shift)) }
+            for i in 0..<count {
+                XCTAssertEqual(Double(exps[i]), expected[i], accuracy: 2e-7 * max(1, expected[i]),
+                               "\(label): exp row \(count) [\(i)]")
+            }
+            XCTAssertEqual(Double(total), expected.reduce(0, +), accuracy: 1e-6 * expected.reduce(0, +),
+                           "\(label): exp row \(count) sum")
+            XCTAssertEqual(Array(exps[count...]), [Float](repeating: 0, count: end - count), "\(label): tail")
+
+            var softmax = row
+            let lse = trimtab_softmax_row(&softmax, count, end)
+            XCTAssertEqual(Double(lse), m + Foundation.log(sum), accuracy: 1e-5 * max(1, abs(m)),
+                           "\(label): log-sum-exp \(count)")
+            for i in 0..<count {
+                XCTAssertEqual(Double(softmax[i]), Foundation.exp(input[i] - m) / sum, accuracy: 1e-6,
+                               "\(label): softmax \(count) [\(i)]")
+            }
+            XCTAssertEqual(Array(softmax[count...]), [Float](repeating: 0, count: end - count), "\(label): tail")
+        }
+    }
+
+    func testSoftmaxRowsMatchReference() {
+        checkRows("native")
+        trimtab_kernels_force_portable(1)
+        defer { trimtab_kernels_force_portable(0) }
+        checkRows("portable")
+    }
+}
