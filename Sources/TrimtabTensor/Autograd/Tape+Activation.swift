@@ -43,7 +43,7 @@ extension Tape {
     public func swiglu(gate: Variable, up: Variable) -> Variable {
         precondition(gate.shape == up.shape, "swiglu: gate \(gate.shape) and up \(up.shape) differ")
         let n = gate.value.count
-        let out = Tensor(zeros: gate.shape)
+        let out = Tensor(uninitialized: gate.shape)
         SwiGLU.forward(out: out.floats, gate: gate.value.floats, up: up.value.floats, count: n)
         return output(.swiglu, out, inputs: [gate, up]) { dout in
             SwiGLU.backward(dgate: gate.requiresGrad ? gate.gradBuffer().floats : nil,

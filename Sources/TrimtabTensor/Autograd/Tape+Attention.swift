@@ -53,7 +53,7 @@ extension Tape {
         precondition(positions.count == tokens, "rope: \(positions.count) positions for \(tokens) tokens")
         precondition(positions.allSatisfy { $0 >= 0 && Int($0) < table.maxPositions },
                      "rope: a position is outside the table's 0..<\(table.maxPositions)")
-        let out = Tensor(zeros: x.shape)
+        let out = Tensor(uninitialized: x.shape)  // rotated and passed-through dimensions alike
         positions.withUnsafeBufferPointer { pos in
             guard let pos = pos.baseAddress else { return }
             table.forward(out: out.floats, x: x.value.floats, positions: pos, tokens: tokens, heads: heads,
@@ -115,8 +115,8 @@ extension Tape {
                          "attention: prefixMask has \(mask.count) entries for \(b)×\(geometry.prefix) prefix rows")
         }
 
-        let out = Tensor(zeros: query.shape)
-        let logSumExp = Tensor(zeros: [b, hq, t])
+        let out = Tensor(uninitialized: query.shape)  // the kernels write every row
+        let logSumExp = Tensor(uninitialized: [b, hq, t])
         let keyMask = options.keyMask, prefixMask = options.prefixMask
         withOperands(query, key, value, prefixKey, prefixValue, keyMask, prefixMask) { operands in
             AttentionKernel.forward(out: out.floats, logSumExp: logSumExp.floats, operands, geometry)

@@ -16,7 +16,7 @@ extension Tape {
     public func add(_ a: Variable, _ b: Variable) -> Variable {
         precondition(a.shape == b.shape, "add: shapes \(a.shape) and \(b.shape) differ")
         let n = a.value.count
-        let out = Tensor(zeros: a.shape)
+        let out = Tensor(uninitialized: a.shape)
         Elementwise.add(out: out.floats, a: a.value.floats, b: b.value.floats, count: n)
         return output(.add, out, inputs: [a, b], unread: [a, b]) { dout in
             if a.requiresGrad { Elementwise.accumulate(dinp: a.gradBuffer().floats, dout: dout.floats, count: n) }

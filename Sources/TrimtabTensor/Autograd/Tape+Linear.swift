@@ -24,7 +24,7 @@ extension Tape {
         let m = transA ? aCols : aRows, k = transA ? aRows : aCols
         let n = transB ? bRows : bCols
         precondition((transB ? bCols : bRows) == k, "matmul inner dimensions \(a.shape) · \(b.shape)")
-        let out = Tensor(zeros: batched ? [batch, m, n] : [m, n])
+        let out = Tensor(uninitialized: batched ? [batch, m, n] : [m, n])  // beta = 0 overwrites
         GEMM.sgemm(GEMMShape(transA: transA, transB: transB, m: m, n: n, k: k, batch: batch),
                    a: a.value.floats, b: b.value.floats, c: out.floats)
         return output(.matmul, out, inputs: [a, b]) { dout in
@@ -69,7 +69,7 @@ extension Tape {
         let rows = x.value.count / max(inFeatures, 1)
         var outShape = x.shape
         outShape[outShape.count - 1] = outFeatures
-        let out = Tensor(zeros: outShape)
+        let out = Tensor(uninitialized: outShape)  // both products overwrite every element
         if let blocks = weight.quantized, rows >= 1, rows <= QuantizedMatrix.rowsWorthBlocks(over: weight.value.dtype),
            !x.requiresGrad, !weight.requiresGrad {
             blocks.product(x.value.floats, inputRows: rows, into: out.floats)

@@ -75,10 +75,12 @@ extension Tape {
         precondition(targets.count == rows, "linearCrossEntropy: \(targets.count) targets for \(rows) rows")
         let counted = Self.countedTargets(targets, ignoreIndex: ignoreIndex)
         let needsGradient = isRecording && x.requiresGrad && counted > 0
-        let inputGradient = needsGradient ? Tensor(zeros: [rows, width]) : nil
+        // Every chunk's products overwrite their rows of these (beta = 0); dlogits is
+        // zeroed per chunk before the cross-entropy backward accumulates into it.
+        let inputGradient = needsGradient ? Tensor(uninitialized: [rows, width]) : nil
         let span = min(chunk, max(rows, 1))
-        let logits = Tensor(zeros: [span, vocab])
-        let dlogits = needsGradient ? Tensor(zeros: [span, vocab]) : nil
+        let logits = Tensor(uninitialized: [span, vocab])
+        let dlogits = needsGradient ? Tensor(uninitialized: [span, vocab]) : nil
         let losses = Tensor(zeros: [rows]), rowMax = Tensor(zeros: [span]), rowSum = Tensor(zeros: [span])
         let dlosses = [Float](repeating: counted > 0 ? 1 / Float(counted) : 0, count: span)
         targets.withUnsafeBufferPointer { t in

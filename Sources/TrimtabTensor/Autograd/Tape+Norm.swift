@@ -18,7 +18,7 @@ extension Tape {
         precondition(!weight.requiresGrad || weight.value.dtype == .f32, "trainable weights must be f32")
         let rows = x.value.count / dim
         let w = Tape.widened(weight.value)
-        let out = Tensor(zeros: x.shape), rstd = Tensor(zeros: [rows])
+        let out = Tensor(uninitialized: x.shape), rstd = Tensor(uninitialized: [rows])
         RMSNorm.forward(out: out.floats, rstd: rstd.floats, inp: x.value.floats, weight: w.floats,
                         rows: rows, dim: dim, eps: eps, weightOffset: weightOffset)
         let input = x.value

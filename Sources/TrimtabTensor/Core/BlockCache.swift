@@ -126,10 +126,10 @@ public enum BlockCache {
     /// Whether storage of `byteCount` bytes comes from here rather than from malloc.
     static func serves(_ byteCount: Int) -> Bool { byteCount >= minimumByteCount }
 
-    /// `byteCount` zeroed, page-aligned bytes: a cached block of the same page-rounded
-    /// size if there is one, else a fresh mapping (after evicting what no longer fits
-    /// under the high-water mark).
-    static func allocate(_ byteCount: Int) -> UnsafeMutableRawPointer {
+    /// `byteCount` page-aligned bytes, zeroed unless `zeroed` is false: a cached block of
+    /// the same page-rounded size if there is one, else a fresh mapping (after evicting
+    /// what no longer fits under the high-water mark).
+    static func allocate(_ byteCount: Int, zeroed: Bool = true) -> UnsafeMutableRawPointer {
         let size = pageRounded(byteCount)
         let (cached, evicted) = state.withLock { state -> (UInt?, [Mapping]) in
             defer {
@@ -142,7 +142,7 @@ public enum BlockCache {
         }
         unmap(evicted)
         if let cached, let block = UnsafeMutableRawPointer(bitPattern: cached) {
-            memset(block, 0, byteCount)
+            if zeroed { memset(block, 0, byteCount) }
             return block
         }
         guard let block = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),

@@ -31,6 +31,16 @@ public struct Tensor: @unchecked Sendable {
         self.offset = 0
     }
 
+    /// A tensor whose elements are undefined until written: for op outputs a kernel
+    /// overwrites in full, which saves zeroing a reused block.
+    init(uninitialized shape: [Int], dtype: DType = .f32) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        self.shape = shape
+        self.dtype = dtype
+        self.storage = TensorStorage(byteCount: shape.reduce(1, *) * dtype.byteSize, zeroed: false)
+        self.offset = 0
+    }
+
     /// An f32 tensor holding `values` in row-major order.
     public init(shape: [Int], values: [Float]) throws {
         guard shape.allSatisfy({ $0 >= 0 }) else { throw TensorError.invalidShape(shape) }

@@ -6,7 +6,8 @@ import Darwin
 
 /// A block of memory that one or more ``Tensor`` views share.
 ///
-/// Owned storage is 64-byte aligned (one cache line, one AVX-512 vector) and zeroed.
+/// Owned storage is 64-byte aligned (one cache line, one AVX-512 vector) and zeroed
+/// (unless a kernel that overwrites every element asks otherwise).
 /// Blocks of 128 KiB and more come from ``BlockCache`` (page-aligned mappings reused by
 /// size), smaller ones from malloc. Borrowed storage (for example a memory-mapped
 /// checkpoint) keeps its owner alive and is never freed by the tensor.
@@ -22,17 +23,24 @@ public final class TensorStorage: @unchecked Sendable {
     /// file mapping).
     public var isOwned: Bool { owned }
 
-    /// Allocates `byteCount` zeroed bytes.
-    public init(byteCount: Int) {
+    /// Tests set this to fill storage allocated with `zeroed: false` with NaNs (all bits
+    /// set), so an op that reads an output element before writing it shows.
+    nonisolated(unsafe) static var poisonsUninitialized = false
+
+    /// Allocates `byteCount` bytes, zeroed unless `zeroed` is false (for outputs a kernel
+    /// overwrites in full: a reused block then keeps its old contents).
+    public init(byteCount: Int, zeroed: Bool = true) {
         precondition(byteCount >= 0, "negative allocation")
         if BlockCache.serves(byteCount) {
-            self.base = BlockCache.allocate(byteCount)
+            self.base = BlockCache.allocate(byteCount, zeroed: zeroed)
+            if !zeroed && Self.poisonsUninitialized { memset(base, 0xFF, byteCount) }
         } else {
             var raw: UnsafeMutableRawPointer?
             let size = max(byteCount, 64)
             let status = posix_memalign(&raw, 64, size)
             guard status == 0, let raw else { fatalError("out of memory allocating \(byteCount) bytes") }
-            memset(raw, 0, size)
+            if zeroed { memset(raw, 0, size) }
+            if !zeroed && Self.poisonsUninitialized { memset(raw, 0xFF, size) }
             self.base = raw
         }
         self.byteCount = byteCount
