@@ -21,14 +21,11 @@
 // supports chosen at run time.
 
 #include "CTrimtabKernels.h"
+#include "vector.h"
 
 #include <math.h>
 #include <string.h>
 
-typedef float v16 __attribute__((vector_size(64), aligned(4)));
-typedef int32_t i16 __attribute__((vector_size(64), aligned(4)));
-
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 // One tile of C: rows [0, MR) × columns [0, 16·NC), over the whole k loop.
 #define TILE_BODY(MR, NC)                                                                  \
@@ -96,32 +93,6 @@ DEFINE_TILE(4, 1) DEFINE_TILE(3, 1) DEFINE_TILE(2, 1) DEFINE_TILE(1, 1)
 
 static void gemm_portable(GEMM_PARAMETERS) { GEMM_BODY(4, 0) }
 
-// Lanes where `mask` is set take `a`, the others `b`.
-#define SELECT(mask, a, b) ((v16)(((mask) & (i16)(a)) | (~(mask) & (i16)(b))))
-
-// eˣ per lane: Cephes expf (Cody–Waite reduction by ln 2, a degree-6 polynomial; within
-// 2 ulp of libm), the same formula as TrimtabTensor's HeadVector.exp. 0 below −87.34,
-// saturating at 88.
-#define EXP_BODY(x, result)                                                                \
-    do {                                                                                   \
-        const v16 low = (v16){0} - 87.33654f;                                              \
-        i16 below = (x) < low;                                                             \
-        v16 c = SELECT(below, low, x);                                                     \
-        c = SELECT(c > 88.0f, (v16){0} + 88.0f, c);                                        \
-        const float magic = 12582912.0f; /* 1.5 · 2²³: the sum's low bits hold round(x/ln2) */ \
-        v16 shifted = c * 1.44269504f + magic;                                             \
-        v16 n = shifted - magic;                                                           \
-        v16 r = c - n * 0.693359375f - n * -2.12194440e-4f;                                \
-        v16 y = 1.9875691500e-4f * r + 1.3981999507e-3f;                                   \
-        y = y * r + 8.3334519073e-3f;                                                      \
-        y = y * r + 4.1665795894e-2f;                                                      \
-        y = y * r + 1.6666665459e-1f;                                                      \
-        y = y * r + 5.0000001201e-1f;                                                      \
-        y = y * (r * r) + r + 1.0f;                                                        \
-        i16 bits = (((i16)shifted - 0x4B400000) + 127) << 23;                              \
-        v16 e = y * (v16)bits;                                                             \
-        (result) = SELECT(below, (v16){0}, e);                                             \
-    } while (0)
 
 // The 16-lane chunks of p[0, count), with `fill` in the lanes past `count`: when p has
 // room for whole vectors (`room` ≥ count rounded up to 16) the fill is written into p
@@ -184,47 +155,11 @@ static void gemm_portable(GEMM_PARAMETERS) { GEMM_BODY(4, 0) }
 ROW_FUNCTIONS(portable, )
 
 #if defined(__x86_64__)
-__attribute__((target("avx2,fma"))) static void gemm_avx2(GEMM_PARAMETERS) { GEMM_BODY(6, 0) }
-__attribute__((target("avx512f"))) static void gemm_avx512(GEMM_PARAMETERS) { GEMM_BODY(8, 1) }
-ROW_FUNCTIONS(avx2, __attribute__((target("avx2,fma"))))
-ROW_FUNCTIONS(avx512, __attribute__((target("avx512f"))))
+TARGET_AVX2 static void gemm_avx2(GEMM_PARAMETERS) { GEMM_BODY(6, 0) }
+TARGET_AVX512 static void gemm_avx512(GEMM_PARAMETERS) { GEMM_BODY(8, 1) }
+ROW_FUNCTIONS(avx2, TARGET_AVX2)
+ROW_FUNCTIONS(avx512, TARGET_AVX512)
 
-static int detect_avx512(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f");
-}
-
-static int avx512_state = -1;  // -1: not yet detected
-
-static int use_avx512(void) {
-    int known = __atomic_load_n(&avx512_state, __ATOMIC_RELAXED);
-    if (known < 0) {  // every thread that races here computes the same answer
-        known = detect_avx512();
-        __atomic_store_n(&avx512_state, known, __ATOMIC_RELAXED);
-    }
-    return known;
-}
-#endif
-
-typedef enum { PORTABLE, AVX2, AVX512 } level;
-
-static level best_level(void) {
-#if defined(__x86_64__)
-    // trimtab_kernels_use_avx2 is false when the portable kernels are forced.
-    if (trimtab_kernels_use_avx2()) return use_avx512() ? AVX512 : AVX2;
-#endif
-    return PORTABLE;
-}
-
-#if defined(__x86_64__)
-#define DISPATCH(NAME, ...)                                                                \
-    switch (best_level()) {                                                                \
-    case AVX512: return NAME##_avx512(__VA_ARGS__);                                        \
-    case AVX2: return NAME##_avx2(__VA_ARGS__);                                            \
-    default: return NAME##_portable(__VA_ARGS__);                                          \
-    }
-#else
-#define DISPATCH(NAME, ...) return NAME##_portable(__VA_ARGS__);
 #endif
 
 void trimtab_sgemm_small(long m, long n, long k, const float *a, long a_row_stride, long a_col_stride,
@@ -237,14 +172,14 @@ float trimtab_exp_row(float *p, long count, long end, float shift) { DISPATCH(ex
 
 float trimtab_softmax_row(float *p, long count, long end) {
     float m = 0, total = 0;
-    switch (best_level()) {
+    switch (trimtab_vector_level()) {
 #if defined(__x86_64__)
-    case AVX512:
+    case TRIMTAB_AVX512:
         m = max_row_avx512(p, count, end);
         total = exp_row_avx512(p, count, end, m);
         scale_row_avx512(p, count, end, 1 / total);
         break;
-    case AVX2:
+    case TRIMTAB_AVX2:
         m = max_row_avx2(p, count, end);
         total = exp_row_avx2(p, count, end, m);
         scale_row_avx2(p, count, end, 1 / total);

@@ -3,7 +3,9 @@
 // Forward/backward pairs over raw f32 buffers; backward ACCUMULATES into `dinp`. Each
 // saves nothing: the backward recomputes σ (or erfc) from the input, which costs a few
 // vector instructions and no memory. σ runs on a 16-lane Cephes exp (VectorMath below);
-// the exact GELU calls libm's erfcf per element.
+// the exact GELU calls libm's erfcf per element. SwiGLU, on every token of a Llama FFN,
+// runs in C (CTrimtabKernels/activations.c: AVX-512 / AVX2 / portable) with the same
+// formulas: Swift called its per-vector closure out of line.
 //
 // Derivatives (σ = sigmoid):
 //   silu(x)      = x σ(x)                        silu'(x) = σ(x) (1 + x (1 − σ(x)))
@@ -16,6 +18,7 @@
 // never as a difference of numbers near 1, so values and derivatives keep their relative
 // precision where they are tiny (x ≪ 0).
 
+import CTrimtabKernels
 import Foundation
 
 /// How ``Tape/gelu(_:approximation:)`` evaluates the Gaussian CDF: exactly with `erf`
@@ -125,7 +128,10 @@ enum SwiGLU {
     ///   `[B, T, hidden]` flattened).
     static func forward(out: UnsafeMutablePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>,
                         count: Int) {
-        Elementwise.zip(out: out, gate, up, count: count) { g, u in g * VectorMath.sigmoid(g) * u }
+        Parallel.forChunks(count, grain: Elementwise.grain) { range in
+            let i = range.lowerBound
+            trimtab_swiglu_forward(out + i, gate + i, up + i, range.count)
+        }
     }
 
     /// `dgate += dout · up · silu'(gate)` and `dup += dout · silu(gate)`; either
@@ -136,20 +142,8 @@ enum SwiGLU {
                          dout: UnsafePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count: Int) {
         if dgate == nil && dup == nil { return }
         Parallel.forChunks(count, grain: Elementwise.grain) { range in
-            Elementwise.vectors(range) { i, lanes in
-                let g = Elementwise.load(gate + i, lanes: lanes)
-                let dy = Elementwise.load(dout + i, lanes: lanes)
-                let (s, oneMinusS) = VectorMath.sigmoidAndComplement(g)
-                if let dgate {
-                    let u = Elementwise.load(up + i, lanes: lanes)
-                    let d = Elementwise.load(dgate + i, lanes: lanes)
-                    Elementwise.store(d + dy * u * s * (1 + g * oneMinusS), dgate + i, lanes: lanes)
-                }
-                if let dup {
-                    let d = Elementwise.load(dup + i, lanes: lanes)
-                    Elementwise.store(d + dy * g * s, dup + i, lanes: lanes)
-                }
-            }
+            let i = range.lowerBound
+            trimtab_swiglu_backward(dgate.map { $0 + i }, dup.map { $0 + i }, dout + i, gate + i, up + i, range.count)
         }
     }
 }

@@ -19,11 +19,16 @@ import Foundation
 // about a fifth of the backward's arithmetic. Backward's working set is two per-thread
 // `[Hq/Hkv, tile, P+S]` buffers of about 128 KB each.
 //
-// The products are hand-written SIMD loops, not GEMM calls. Measured at B=8, T=128, Hq=9,
-// Hkv=3, D=64, P=20, causal, one thread (CPU time): forward ≈ 15 ms, backward ≈ 35 ms,
-// while oneDNN's batched sgemm needs ≈ 16 ms for just the two forward products
-// (Q Kᵀ and P V as dense [72 × 128 × 148] batches), before any softmax, and backward would
-// need five. The loops skip the causally hidden half of the score matrix, need no
+// Two strategies compute the same math. Prompts and training batches (two or more
+// queries, D a multiple of 16) run the products as register-tiled small GEMMs over keys
+// and values packed per (batch row, head) (AttentionBlocks.swift, C kernels in
+// CTrimtabKernels/attention.c). A BLAS call per (row, head) block costs more in set-up
+// than the block's arithmetic: oneDNN's batched sgemm needed ≈ 16 ms of one thread for
+// just the two forward products at B=8, T=128, Hq=9, Hkv=3, D=64, P=20, as long as the
+// whole row-by-row forward. Single decoding steps (T = 1) use the row-by-row SIMD loops
+// here (AttentionForward/Backward.swift), which need no packing: per query row, scores
+// into a row buffer, exponentiated in place, weighting the value rows. Both skip the
+// causally hidden keys (the blocks up to the last query of a block of 32), need no
 // `[T, S]` score buffer, and run inside our own parallel loop (GEMM calls must not run
 // concurrently with it).
 

@@ -9,9 +9,10 @@ import CTrimtabKernels
 /// score products, values as `[W, D]` (and, in backward, the other layout of each) — and
 /// the queries go in blocks of ``queryBlock`` rows. A block of causal queries computes
 /// scores up to the keys its last query sees; the probabilities past a row's own limit are
-/// zeros, so they add nothing to the products that follow. Measured at B=8, T=128, Hq=9,
-/// Hkv=3, D=64 (SmolLM2): the tiles run at ~70 GFLOP/s a core with AVX-512 (~45 with AVX2)
-/// where the row loops, which load two operands per multiply-add, reach ~12.
+/// zeros, so they add nothing to the products that follow. Measured on SmolLM2's shapes
+/// (B=8, T=128, Hq=9, Hkv=3, D=64): the tiles alone run at ~70 GFLOP/s a core with
+/// AVX-512 (~45 with AVX2); the row loops, which load two operands per multiply-add, ran
+/// the whole forward at ~23 GFLOP/s on two cores, this strategy at ~65 (docs/PERFORMANCE.md).
 ///
 /// Math and memory are those of the row kernels (Attention.swift): forward saves only the
 /// log-sum-exp per query row, backward recomputes the probabilities from it.

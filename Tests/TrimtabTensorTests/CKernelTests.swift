@@ -3,9 +3,10 @@ import Foundation
 import TrimtabTestSupport
 import XCTest
 
-/// Attention's C kernels — `trimtab_sgemm_small` (register-tiled products) and the softmax
-/// rows — against double-precision loops, on the CPU's kernels and on the portable ones.
-final class AttentionCKernelTests: XCTestCase {
+/// The C kernels of attention — `trimtab_sgemm_small` (register-tiled products), the
+/// softmax rows — and of SwiGLU against double-precision loops, on the CPU's kernels and
+/// on the portable ones.
+final class CKernelTests: XCTestCase {
     private struct Shape {
         var m: Int, n: Int, k: Int
         var transposedA = false
@@ -108,5 +109,43 @@ final class AttentionCKernelTests: XCTestCase {
         trimtab_kernels_force_portable(1)
         defer { trimtab_kernels_force_portable(0) }
         checkRows("portable")
+    }
+
+    /// SwiGLU forward and backward at lengths around the 16-lane vectors (tails), over
+    /// inputs from −100 to 100 (where σ saturates), accumulating into nonzero gradients.
+    private func checkSwiGLU(_ label: String) {
+        for count in [1, 15, 16, 17, 100] {
+            var gate = randomTensor([count], seed: UInt64(count), scale: 8).scalars
+            gate[0] = -100
+            if count > 1 { gate[count - 1] = 100 }
+            let up = randomTensor([count], seed: UInt64(count + 1)).scalars
+            let dout = randomTensor([count], seed: UInt64(count + 2)).scalars
+            let initialGate = randomTensor([count], seed: UInt64(count + 3)).scalars
+            let initialUp = randomTensor([count], seed: UInt64(count + 4)).scalars
+            var out = [Float](repeating: .nan, count: count)
+            var dgate = initialGate, dup = initialUp
+            trimtab_swiglu_forward(&out, gate, up, count)
+            trimtab_swiglu_backward(&dgate, &dup, dout, gate, up, count)
+            for i in 0..<count {
+                let g = Double(gate[i]), u = Double(up[i]), dy = Double(dout[i])
+                let s = 1 / (1 + Foundation.exp(-g))
+                let expected = [g * s * u, Double(initialGate[i]) + dy * u * s * (1 + g * (1 - s)),
+                                Double(initialUp[i]) + dy * g * s]
+                for (name, (value, reference)) in zip(["out", "dgate", "dup"], zip([out[i], dgate[i], dup[i]], expected)) {
+                    XCTAssertEqual(Double(value), reference, accuracy: 1e-5 * max(1, abs(reference)),
+                                   "\(label): swiglu \(name) [\(i) of \(count)], gate \(g)")
+                }
+            }
+            var onlyUp = initialUp
+            trimtab_swiglu_backward(nil, &onlyUp, dout, gate, up, count)
+            XCTAssertEqual(onlyUp, dup, "\(label): dup alone")
+        }
+    }
+
+    func testSwiGLUMatchesReference() {
+        checkSwiGLU("native")
+        trimtab_kernels_force_portable(1)
+        defer { trimtab_kernels_force_portable(0) }
+        checkSwiGLU("portable")
     }
 }

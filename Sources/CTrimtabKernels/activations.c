@@ -1,0 +1,88 @@
+// SwiGLU, the gated activation of Llama-family FFNs; see CTrimtabKernels.h.
+//
+// In Swift the per-vector closure of the elementwise helpers was called out of line with
+// its 16-lane operands passed through memory, and the exponential's clamps lowered to
+// 128-bit pieces: the forward ran at ~6 GB/s and the backward at ~8 where the machine
+// streams ~10. Here each lane computes, with σ(g) = 1 / (1 + e⁻ᵍ) and 1 − σ(g) = e⁻ᵍ σ(g)
+// (never a difference of numbers near 1):
+//   out = g σ(g) u        dg += dout · u · σ(g) (1 + g (1 − σ(g)))        du += dout · g σ(g)
+
+#include "CTrimtabKernels.h"
+#include "vector.h"
+
+#include <string.h>
+
+// Runs BODY over 16-lane chunks of [0, count): whole vectors in place, then the tail
+// through zero-padded buffers (one per array named in the body, LOAD/STORE below).
+#define FOR_CHUNKS(count, BODY)                                                            \
+    do {                                                                                   \
+        long i = 0;                                                                        \
+        for (; i + 16 <= (count); i += 16) {                                               \
+            BODY(i, 16)                                                                    \
+        }                                                                                  \
+        if (i < (count)) { BODY(i, (count) - i) }                                          \
+    } while (0)
+
+// A 16-lane load of p[i...] with `lanes` valid (the rest zero), and the matching store.
+#define LOAD(p, i, lanes)                                                                  \
+    ({                                                                                     \
+        v16 v_ = {0};                                                                      \
+        if ((lanes) == 16) v_ = *(const v16 *)((p) + (i));                                 \
+        else memcpy(&v_, (p) + (i), sizeof(float) * (size_t)(lanes));                      \
+        v_;                                                                                \
+    })
+#define STORE(p, i, lanes, v)                                                              \
+    do {                                                                                   \
+        v16 w_ = (v);                                                                      \
+        if ((lanes) == 16) *(v16 *)((p) + (i)) = w_;                                       \
+        else memcpy((p) + (i), &w_, sizeof(float) * (size_t)(lanes));                     \
+    } while (0)
+
+// σ(g) and e⁻ᵍ.
+#define SIGMOID(g, s, e)                                                                   \
+    v16 minus_ = -(g), e;                                                                  \
+    EXP_BODY(minus_, e);                                                                   \
+    v16 s = 1.0f / (1.0f + e);
+
+#define FORWARD_CHUNK(i, lanes)                                                            \
+    {                                                                                      \
+        v16 g = LOAD(gate, i, lanes), u = LOAD(up, i, lanes);                              \
+        SIGMOID(g, s, e)                                                                   \
+        (void)e;                                                                           \
+        STORE(out, i, lanes, g * s * u);                                                   \
+    }
+
+#define BACKWARD_CHUNK(i, lanes)                                                           \
+    {                                                                                      \
+        v16 g = LOAD(gate, i, lanes), dy = LOAD(dout, i, lanes);                           \
+        SIGMOID(g, s, e)                                                                   \
+        if (dgate) {                                                                       \
+            v16 u = LOAD(up, i, lanes);                                                    \
+            STORE(dgate, i, lanes, LOAD(dgate, i, lanes) + dy * u * s * (1.0f + g * (e * s))); \
+        }                                                                                  \
+        if (dup) STORE(dup, i, lanes, LOAD(dup, i, lanes) + dy * g * s);                   \
+    }
+
+#define SWIGLU_FUNCTIONS(SUFFIX, TARGET)                                                   \
+    TARGET static void forward_##SUFFIX(float *out, const float *gate, const float *up, long count) { \
+        FOR_CHUNKS(count, FORWARD_CHUNK);                                                  \
+    }                                                                                      \
+    TARGET static void backward_##SUFFIX(float *dgate, float *dup, const float *dout, const float *gate, \
+                                         const float *up, long count) {                    \
+        FOR_CHUNKS(count, BACKWARD_CHUNK);                                                 \
+    }
+
+SWIGLU_FUNCTIONS(portable, )
+#if defined(__x86_64__)
+SWIGLU_FUNCTIONS(avx2, TARGET_AVX2)
+SWIGLU_FUNCTIONS(avx512, TARGET_AVX512)
+#endif
+
+void trimtab_swiglu_forward(float *out, const float *gate, const float *up, long count) {
+    DISPATCH(forward, out, gate, up, count)
+}
+
+void trimtab_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
+                             long count) {
+    DISPATCH(backward, dgate, dup, dout, gate, up, count)
+}

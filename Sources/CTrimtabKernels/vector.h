@@ -1,0 +1,59 @@
+// Shared by the C kernels that are written once with the compiler's 16-lane vector type
+// and compiled for AVX-512, for AVX2 + FMA and portably (not part of the public header).
+#ifndef TRIMTAB_VECTOR_H
+#define TRIMTAB_VECTOR_H
+
+#include <stdint.h>
+
+typedef float v16 __attribute__((vector_size(64), aligned(4)));
+typedef int32_t i16 __attribute__((vector_size(64), aligned(4)));
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#define TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define TARGET_AVX512 __attribute__((target("avx512f")))
+
+// Lanes where `mask` is set take `a`, the others `b`.
+#define SELECT(mask, a, b) ((v16)(((mask) & (i16)(a)) | (~(mask) & (i16)(b))))
+
+// eˣ per lane: Cephes expf (Cody–Waite reduction by ln 2, a degree-6 polynomial; within
+// 2 ulp of libm), the same formula as TrimtabTensor's HeadVector.exp. 0 below −87.34,
+// saturating at 88.
+#define EXP_BODY(x, result)                                                                \
+    do {                                                                                   \
+        const v16 low_ = (v16){0} - 87.33654f;                                             \
+        i16 below_ = (x) < low_;                                                           \
+        v16 c_ = SELECT(below_, low_, x);                                                  \
+        c_ = SELECT(c_ > 88.0f, (v16){0} + 88.0f, c_);                                     \
+        const float magic_ = 12582912.0f; /* 1.5 · 2²³: the sum's low bits hold round(x/ln2) */\
+        v16 shifted_ = c_ * 1.44269504f + magic_;                                          \
+        v16 n_ = shifted_ - magic_;                                                        \
+        v16 r_ = c_ - n_ * 0.693359375f - n_ * -2.12194440e-4f;                            \
+        v16 y_ = 1.9875691500e-4f * r_ + 1.3981999507e-3f;                                 \
+        y_ = y_ * r_ + 8.3334519073e-3f;                                                   \
+        y_ = y_ * r_ + 4.1665795894e-2f;                                                   \
+        y_ = y_ * r_ + 1.6666665459e-1f;                                                   \
+        y_ = y_ * r_ + 5.0000001201e-1f;                                                   \
+        y_ = y_ * (r_ * r_) + r_ + 1.0f;                                                   \
+        i16 bits_ = (((i16)shifted_ - 0x4B400000) + 127) << 23;                            \
+        v16 e_ = y_ * (v16)bits_;                                                          \
+        (result) = SELECT(below_, (v16){0}, e_);                                           \
+    } while (0)
+
+/// The best code the CPU runs: AVX-512, AVX2 + FMA, or portable (also when the portable
+/// kernels are forced, `trimtab_kernels_force_portable`).
+typedef enum { TRIMTAB_PORTABLE, TRIMTAB_AVX2, TRIMTAB_AVX512 } trimtab_vector_level_t;
+trimtab_vector_level_t trimtab_vector_level(void);
+
+// `return NAME_<level>(...)` for the level the CPU runs.
+#if defined(__x86_64__)
+#define DISPATCH(NAME, ...)                                                                \
+    switch (trimtab_vector_level()) {                                                      \
+    case TRIMTAB_AVX512: return NAME##_avx512(__VA_ARGS__);                                \
+    case TRIMTAB_AVX2: return NAME##_avx2(__VA_ARGS__);                                    \
+    default: return NAME##_portable(__VA_ARGS__);                                          \
+    }
+#else
+#define DISPATCH(NAME, ...) return NAME##_portable(__VA_ARGS__);
+#endif
+
+#endif
