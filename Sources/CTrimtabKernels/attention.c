@@ -26,7 +26,6 @@
 #include <math.h>
 #include <string.h>
 
-
 // One tile of C: rows [0, MR) × columns [0, 16·NC), over the whole k loop.
 #define TILE_BODY(MR, NC)                                                                  \
     v16 acc[MR][NC];                                                                       \
@@ -93,7 +92,6 @@ DEFINE_TILE(4, 1) DEFINE_TILE(3, 1) DEFINE_TILE(2, 1) DEFINE_TILE(1, 1)
 
 static void gemm_portable(GEMM_PARAMETERS) { GEMM_BODY(4, 0) }
 
-
 // The 16-lane chunks of p[0, count), with `fill` in the lanes past `count`: when p has
 // room for whole vectors (`room` ≥ count rounded up to 16) the fill is written into p
 // and stays there; otherwise the last chunk goes through a buffer. BODY sees `v`
@@ -150,7 +148,13 @@ static void gemm_portable(GEMM_PARAMETERS) { GEMM_BODY(4, 0) }
 #define ROW_FUNCTIONS(SUFFIX, TARGET)                                                      \
     TARGET static float exp_row_##SUFFIX(float *p, long count, long end, float shift) { EXP_ROW_BODY } \
     TARGET static float max_row_##SUFFIX(float *p, long count, long room) { MAX_ROW_BODY } \
-    TARGET static void scale_row_##SUFFIX(float *p, long count, long room, float factor) { SCALE_ROW_BODY }
+    TARGET static void scale_row_##SUFFIX(float *p, long count, long room, float factor) { SCALE_ROW_BODY } \
+    TARGET static float softmax_row_##SUFFIX(float *p, long count, long end) {             \
+        float m = max_row_##SUFFIX(p, count, end);                                         \
+        float total = exp_row_##SUFFIX(p, count, end, m);                                  \
+        scale_row_##SUFFIX(p, count, end, 1 / total);                                      \
+        return m + logf(total);                                                            \
+    }
 
 ROW_FUNCTIONS(portable, )
 
@@ -159,7 +163,6 @@ TARGET_AVX2 static void gemm_avx2(GEMM_PARAMETERS) { GEMM_BODY(6, 0) }
 TARGET_AVX512 static void gemm_avx512(GEMM_PARAMETERS) { GEMM_BODY(8, 1) }
 ROW_FUNCTIONS(avx2, TARGET_AVX2)
 ROW_FUNCTIONS(avx512, TARGET_AVX512)
-
 #endif
 
 void trimtab_sgemm_small(long m, long n, long k, const float *a, long a_row_stride, long a_col_stride,
@@ -170,26 +173,4 @@ void trimtab_sgemm_small(long m, long n, long k, const float *a, long a_row_stri
 
 float trimtab_exp_row(float *p, long count, long end, float shift) { DISPATCH(exp_row, p, count, end, shift) }
 
-float trimtab_softmax_row(float *p, long count, long end) {
-    float m = 0, total = 0;
-    switch (trimtab_vector_level()) {
-#if defined(__x86_64__)
-    case TRIMTAB_AVX512:
-        m = max_row_avx512(p, count, end);
-        total = exp_row_avx512(p, count, end, m);
-        scale_row_avx512(p, count, end, 1 / total);
-        break;
-    case TRIMTAB_AVX2:
-        m = max_row_avx2(p, count, end);
-        total = exp_row_avx2(p, count, end, m);
-        scale_row_avx2(p, count, end, 1 / total);
-        break;
-#endif
-    default:
-        m = max_row_portable(p, count, end);
-        total = exp_row_portable(p, count, end, m);
-        scale_row_portable(p, count, end, 1 / total);
-        break;
-    }
-    return m + logf(total);
-}
+float trimtab_softmax_row(float *p, long count, long end) { DISPATCH(softmax_row, p, count, end) }

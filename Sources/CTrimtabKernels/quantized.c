@@ -20,7 +20,6 @@
 // and in its conversion to f32.
 
 #include "CTrimtabKernels.h"
-#include "vector.h"
 
 #include <math.h>
 #include <string.h>
@@ -240,47 +239,7 @@ static AVX2 void product_avx2(trimtab_block_format format, const uint8_t *weight
         break;
     }
 }
-
-static int detect_avx2(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-}
-
-static int detect_avx512(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f");
-}
-#else
-static int detect_avx2(void) { return 0; }
-static int detect_avx512(void) { return 0; }
 #endif
-
-static int avx2_state = -1;  // -1: not yet detected
-
-int trimtab_kernels_use_avx2(void) {
-    int known = __atomic_load_n(&avx2_state, __ATOMIC_RELAXED);
-    if (known < 0) {  // every thread that races here computes the same answer
-        known = detect_avx2();
-        __atomic_store_n(&avx2_state, known, __ATOMIC_RELAXED);
-    }
-    return known;
-}
-
-static int avx512_state = -1;  // -1: not yet detected
-
-trimtab_vector_level_t trimtab_vector_level(void) {
-    if (!trimtab_kernels_use_avx2()) return TRIMTAB_PORTABLE;  // also when forced portable
-    int known = __atomic_load_n(&avx512_state, __ATOMIC_RELAXED);
-    if (known < 0) {
-        known = detect_avx512();
-        __atomic_store_n(&avx512_state, known, __ATOMIC_RELAXED);
-    }
-    return known ? TRIMTAB_AVX512 : TRIMTAB_AVX2;
-}
-
-void trimtab_kernels_force_portable(int portable) {
-    __atomic_store_n(&avx2_state, portable ? 0 : detect_avx2(), __ATOMIC_RELAXED);
-}
 
 void trimtab_quantize_activations(const float *x, long columns, int16_t *q, float *scale, float *sum) {
 #if defined(__x86_64__)

@@ -33,16 +33,15 @@ public final class TensorStorage: @unchecked Sendable {
         precondition(byteCount >= 0, "negative allocation")
         if BlockCache.serves(byteCount) {
             self.base = BlockCache.allocate(byteCount, zeroed: zeroed)
-            if !zeroed && Self.poisonsUninitialized { memset(base, 0xFF, byteCount) }
         } else {
             var raw: UnsafeMutableRawPointer?
             let size = max(byteCount, 64)
             let status = posix_memalign(&raw, 64, size)
             guard status == 0, let raw else { fatalError("out of memory allocating \(byteCount) bytes") }
             if zeroed { memset(raw, 0, size) }
-            if !zeroed && Self.poisonsUninitialized { memset(raw, 0xFF, size) }
             self.base = raw
         }
+        if !zeroed && Self.poisonsUninitialized { memset(base, 0xFF, byteCount) }
         self.byteCount = byteCount
         self.owner = nil
         self.owned = true

@@ -21,7 +21,7 @@ import Foundation
 //
 // Two strategies compute the same math. Prompts and training batches (two or more
 // queries, D a multiple of 16) run the products as register-tiled small GEMMs over keys
-// and values packed per (batch row, head) (AttentionBlocks.swift, C kernels in
+// and values packed per (batch row, kv head) (AttentionBlocks.swift, C kernels in
 // CTrimtabKernels/attention.c). A BLAS call per (row, head) block costs more in set-up
 // than the block's arithmetic: oneDNN's batched sgemm needed ≈ 16 ms of one thread for
 // just the two forward products at B=8, T=128, Hq=9, Hkv=3, D=64, P=20, as long as the
@@ -61,7 +61,7 @@ struct AttentionGeometry {
     var blocked: Bool? = nil
 
     /// The blocked kernels need `D` in multiples of 16 and pay for packing the keys and
-    /// values once per (batch row, head), so single decoding steps (T = 1) run row by row.
+    /// values once per (batch row, kv head), so single decoding steps (T = 1) run row by row.
     /// Every prompt of two tokens or more runs blocked, in a batch or alone: the two
     /// strategies round differently (~1e-7 relative per call, up to ~1e-3 of a logit
     /// after 30 layers), and a row must give the same logits in a batch as alone.

@@ -57,9 +57,11 @@ extension AttentionKernel {
             let valueRows = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: width)
             let keyGradRows = UnsafeMutablePointer<UnsafeMutablePointer<Float>?>.allocate(capacity: width)
             let valueGradRows = UnsafeMutablePointer<UnsafeMutablePointer<Float>?>.allocate(capacity: width)
-            /// `[group, tile, width]`: pⱼ and dsⱼ of each (head, query) row of the tile.
-            let probs = UnsafeMutablePointer<Float>.allocate(capacity: group * tile * width)
-            let dscores = UnsafeMutablePointer<Float>.allocate(capacity: group * tile * width)
+            /// `[group, tile, width]`: pⱼ and dsⱼ of each (head, query) row of the tile
+            /// (the blocked kernels keep their own).
+            let tileBuffer = blocked ? 0 : group * tile * width
+            let probs = UnsafeMutablePointer<Float>.allocate(capacity: tileBuffer)
+            let dscores = UnsafeMutablePointer<Float>.allocate(capacity: tileBuffer)
             let workspace = blocked ? AttentionWorkspace(width: width, headDim: d, backward: true) : nil
             defer {
                 indices.deallocate()

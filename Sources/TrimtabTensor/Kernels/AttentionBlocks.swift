@@ -4,8 +4,8 @@ import CTrimtabKernels
 /// and values: the strategy for calls with several query rows per head and `D` a multiple
 /// of 16 (prompts, training batches); single decoding steps keep the row-by-row loops.
 ///
-/// Per (batch row, head) the visible key and value rows (prefix rows first, masked ones
-/// left out) are copied once into contiguous buffers — keys transposed to `[D, W]` for the
+/// Per (batch row, kv head) the visible key and value rows (prefix rows first, masked
+/// ones left out) are copied once into contiguous buffers — keys transposed to `[D, W]` for the
 /// score products, values as `[W, D]` (and, in backward, the other layout of each) — and
 /// the queries go in blocks of ``queryBlock`` rows. A block of causal queries computes
 /// scores up to the keys its last query sees; the probabilities past a row's own limit are
@@ -20,7 +20,11 @@ final class AttentionWorkspace {
     /// Query rows per block.
     static let queryBlock = 32
 
-    private let width: Int, paddedWidth: Int, headDim: Int
+    private let headDim: Int
+    /// Forward: the (batch row, kv head) whose keys and values `keysT` and `values` hold.
+    /// The query heads of a group share them, and a thread's pairs come in order, so the
+    /// group's next pairs skip the packing.
+    private var packedFor: Int?  // b · Hkv + kv
     /// `[D, Wp]`: visible key rows as columns, zero past the last.
     private let keysT: UnsafeMutablePointer<Float>
     /// Forward: `[W, D]` visible value rows. Backward: `[D, Wp]`, as columns.
@@ -36,9 +40,8 @@ final class AttentionWorkspace {
 
     /// - Parameter width: the most rows a query may see (`P + S`).
     init(width: Int, headDim: Int, backward: Bool) {
-        self.width = width
         self.headDim = headDim
-        paddedWidth = Self.roundUp(width)
+        let paddedWidth = Self.roundUp(width)
         func buffer(_ count: Int) -> UnsafeMutablePointer<Float> {
             UnsafeMutablePointer<Float>.allocate(capacity: count)
         }
@@ -106,8 +109,12 @@ final class AttentionWorkspace {
                  keyRows: UnsafePointer<UnsafePointer<Float>>, valueRows: UnsafePointer<UnsafePointer<Float>>,
                  rowCount: Int, counts: UnsafePointer<Int>) {
         let d = headDim, stride = Self.roundUp(rowCount), queryStride = g.queryHeads * d
-        packColumns(keysT, stride: stride, keyRows, count: rowCount)
-        packRows(values, valueRows, count: rowCount)
+        let kvRow = b * g.kvHeads + h / g.groupSize
+        if packedFor != kvRow {
+            packColumns(keysT, stride: stride, keyRows, count: rowCount)
+            packRows(values, valueRows, count: rowCount)
+            packedFor = kvRow
+        }
         let lse = logSumExp + (b * g.queryHeads + h) * g.queries
         for first in Swift.stride(from: 0, to: g.queries, by: Self.queryBlock) {
             let rows = min(Self.queryBlock, g.queries - first)

@@ -1,0 +1,34 @@
+// Which code the C kernels run: AVX-512, AVX2 + FMA (+ F16C for the block products), or
+// portable C; detected once, and forced to portable by tests that compare the paths.
+
+#include "CTrimtabKernels.h"
+#include "vector.h"
+
+#if defined(__x86_64__)
+static trimtab_vector_level_t detect_level(void) {
+    __builtin_cpu_init();
+    if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))) {
+        return TRIMTAB_PORTABLE;
+    }
+    return __builtin_cpu_supports("avx512f") ? TRIMTAB_AVX512 : TRIMTAB_AVX2;
+}
+#else
+static trimtab_vector_level_t detect_level(void) { return TRIMTAB_PORTABLE; }
+#endif
+
+static int level_state = -1;  // -1: not yet detected
+
+trimtab_vector_level_t trimtab_vector_level(void) {
+    int known = __atomic_load_n(&level_state, __ATOMIC_RELAXED);
+    if (known < 0) {  // every thread that races here computes the same answer
+        known = (int)detect_level();
+        __atomic_store_n(&level_state, known, __ATOMIC_RELAXED);
+    }
+    return (trimtab_vector_level_t)known;
+}
+
+int trimtab_kernels_use_avx2(void) { return trimtab_vector_level() != TRIMTAB_PORTABLE; }
+
+void trimtab_kernels_force_portable(int portable) {
+    __atomic_store_n(&level_state, portable ? (int)TRIMTAB_PORTABLE : (int)detect_level(), __ATOMIC_RELAXED);
+}
