@@ -16,7 +16,7 @@ typedef int32_t i16 __attribute__((vector_size(64), aligned(4)));
 #define SELECT(mask, a, b) ((v16)(((mask) & (i16)(a)) | (~(mask) & (i16)(b))))
 
 // eˣ per lane: Cephes expf (Cody–Waite reduction by ln 2, a degree-6 polynomial; within
-// 2 ulp of libm), the same formula as TrimtabTensor's HeadVector.exp. 0 below −87.34,
+// 2 ulp of libm), as in TrimtabTensor's Swift kernels (Activations, Softmax). 0 below −87.34,
 // saturating at 88.
 #define EXP_BODY(x, result)                                                                \
     do {                                                                                   \

@@ -1,3 +1,4 @@
+import CTrimtabKernels
 import Foundation
 
 extension AttentionKernel {
@@ -114,7 +115,7 @@ extension AttentionKernel {
                             let bufferRow = (member * tile + t - tileStart) * width
                             let p = probs + bufferRow, ds = dscores + bufferRow
                             HeadVector.rowDots(p, q, keyRows, count: count, n: d, scale: g.scale)
-                            _ = HeadVector.expShifted(p, count: count, shift: lse)
+                            _ = trimtab_exp_row(p, count, count, lse)
                             guard needScoreGradient else { continue }
                             let delta = HeadVector.dot(dO, out + offset, d)
                             HeadVector.rowDots(ds, dO, valueRows, count: count, n: d, scale: 1)

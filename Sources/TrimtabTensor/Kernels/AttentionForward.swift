@@ -1,3 +1,4 @@
+import CTrimtabKernels
 import Foundation
 
 extension AttentionKernel {
@@ -64,7 +65,7 @@ extension AttentionKernel {
                                        scale: g.scale)
                     var maxScore = scores[0]
                     for n in 1..<count { maxScore = max(maxScore, scores[n]) }
-                    let total = HeadVector.expShifted(scores, count: count, shift: maxScore)
+                    let total = trimtab_exp_row(scores, count, count, maxScore)
                     HeadVector.weightedSum(o, scores, valueRows, count: count, n: d, scale: 1 / total, accumulate: false)
                     lse.pointee = maxScore + Foundation.log(total)
                 }

@@ -161,49 +161,4 @@ enum HeadVector {
             c += 1
         }
     }
-
-    /// `p[i] = exp(p[i] − shift)` for `i in 0..<count`; returns `Σ p[i]`. `−∞` gives 0.
-    @inline(__always)
-    static func expShifted(_ p: UnsafeMutablePointer<Float>, count: Int, shift: Float) -> Float {
-        var total = SIMD16<Float>()
-        var i = 0
-        while i + 16 <= count {
-            let e = exp(load16(p + i) - shift)
-            store16(e, p + i)
-            total += e
-            i += 16
-        }
-        let v8 = total.lowHalf + total.highHalf
-        let v4 = v8.lowHalf + v8.highHalf
-        var sum = (v4.lowHalf + v4.highHalf).sum()
-        while i < count {
-            let e = Foundation.exp(p[i] - shift)
-            p[i] = e
-            sum += e
-            i += 1
-        }
-        return sum
-    }
-
-    /// `eˣ` per lane (Cephes `expf`: Cody–Waite reduction by ln 2 and a degree-6
-    /// polynomial, within 2 ulp of libm); underflows to 0 below −87.3, saturates at 88.
-    @inline(__always)
-    static func exp(_ x: SIMD16<Float>) -> SIMD16<Float> {
-        let low: Float = -87.336_54
-        let clamped = x.replacing(with: low, where: x .< low).replacing(with: 88, where: x .> 88)
-        // n = round(x / ln 2), by adding 1.5·2²³ (the sum's low mantissa bits hold n).
-        let magic: Float = 12_582_912
-        let shifted = clamped * 1.442_695_04 + magic
-        let n = shifted - magic
-        let r = clamped - n * 0.693_359_375 - n * -2.121_944_4e-4
-        var y = 1.987_569_15e-4 * r + 1.398_199_950_7e-3
-        y = y * r + 8.333_451_907_3e-3
-        y = y * r + 4.166_579_589_4e-2
-        y = y * r + 1.666_666_545_9e-1
-        y = y * r + 5.000_000_120_1e-1
-        y = y * (r * r) + r + 1
-        let exponent = (unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
-        let result = y * unsafeBitCast(exponent, to: SIMD16<Float>.self)
-        return result.replacing(with: 0, where: x .< low)
-    }
 }
