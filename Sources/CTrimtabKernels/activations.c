@@ -6,6 +6,7 @@
 // streams ~10. Here each lane computes, with σ(g) = 1 / (1 + e⁻ᵍ) and 1 − σ(g) = e⁻ᵍ σ(g)
 // (never a difference of numbers near 1):
 //   out = g σ(g) u        dg += dout · u · σ(g) (1 + g (1 − σ(g)))        du += dout · g σ(g)
+// (each gradient is stored instead of added when it has no earlier contribution).
 
 #include "CTrimtabKernels.h"
 #include "vector.h"
@@ -58,9 +59,13 @@
         SIGMOID(g, s, e)                                                                   \
         if (dgate) {                                                                       \
             v16 u = LOAD(up, i, lanes);                                                    \
-            STORE(dgate, i, lanes, LOAD(dgate, i, lanes) + dy * u * s * (1.0f + g * (e * s))); \
+            v16 d = dy * u * s * (1.0f + g * (e * s));                                     \
+            STORE(dgate, i, lanes, accumulate_gate ? LOAD(dgate, i, lanes) + d : d);       \
         }                                                                                  \
-        if (dup) STORE(dup, i, lanes, LOAD(dup, i, lanes) + dy * g * s);                   \
+        if (dup) {                                                                         \
+            v16 d = dy * g * s;                                                            \
+            STORE(dup, i, lanes, accumulate_up ? LOAD(dup, i, lanes) + d : d);             \
+        }                                                                                  \
     }
 
 #define SWIGLU_FUNCTIONS(SUFFIX, TARGET)                                                   \
@@ -68,7 +73,8 @@
         FOR_CHUNKS(count, FORWARD_CHUNK);                                                  \
     }                                                                                      \
     TARGET static void backward_##SUFFIX(float *dgate, float *dup, const float *dout, const float *gate, \
-                                         const float *up, long count) {                    \
+                                         const float *up, long count, int accumulate_gate,  \
+                                         int accumulate_up) {                              \
         FOR_CHUNKS(count, BACKWARD_CHUNK);                                                 \
     }
 
@@ -83,6 +89,6 @@ void trimtab_swiglu_forward(float *out, const float *gate, const float *up, long
 }
 
 void trimtab_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
-                             long count) {
-    DISPATCH(backward, dgate, dup, dout, gate, up, count)
+                             long count, int accumulate_gate, int accumulate_up) {
+    DISPATCH(backward, dgate, dup, dout, gate, up, count, accumulate_gate, accumulate_up)
 }

@@ -149,10 +149,10 @@ static void gemm_portable(GEMM_PARAMETERS) { GEMM_BODY(4, 0) }
     TARGET static float exp_row_##SUFFIX(float *p, long count, long end, float shift) { EXP_ROW_BODY } \
     TARGET static float max_row_##SUFFIX(float *p, long count, long room) { MAX_ROW_BODY } \
     TARGET static void scale_row_##SUFFIX(float *p, long count, long room, float factor) { SCALE_ROW_BODY } \
-    TARGET static float softmax_row_##SUFFIX(float *p, long count, long end) {             \
+    TARGET static float softmax_row_##SUFFIX(float *p, long count, long end, float factor) { \
         float m = max_row_##SUFFIX(p, count, end);                                         \
         float total = exp_row_##SUFFIX(p, count, end, m);                                  \
-        scale_row_##SUFFIX(p, count, end, 1 / total);                                      \
+        scale_row_##SUFFIX(p, count, end, factor / total);                                 \
         return m + logf(total);                                                            \
     }
 
@@ -173,4 +173,8 @@ void trimtab_sgemm_small(long m, long n, long k, const float *a, long a_row_stri
 
 float trimtab_exp_row(float *p, long count, long end, float shift) { DISPATCH(exp_row, p, count, end, shift) }
 
-float trimtab_softmax_row(float *p, long count, long end) { DISPATCH(softmax_row, p, count, end) }
+float trimtab_softmax_row(float *p, long count, long end) { DISPATCH(softmax_row, p, count, end, 1.0f) }
+
+float trimtab_scaled_softmax_row(float *p, long count, long end, float factor) {
+    DISPATCH(softmax_row, p, count, end, factor)
+}

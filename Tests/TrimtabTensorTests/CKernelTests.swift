@@ -1,11 +1,12 @@
 import CTrimtabKernels
 import Foundation
+import TrimtabTensor
 import TrimtabTestSupport
 import XCTest
 
 /// The C kernels of attention — `trimtab_sgemm_small` (register-tiled products), the
-/// softmax rows — and of SwiGLU against double-precision loops, on the CPU's kernels and
-/// on the portable ones.
+/// softmax rows — and of SwiGLU against double-precision loops, and the bf16 rounding
+/// against the scalar one, on the CPU's kernels and on the portable ones.
 final class CKernelTests: XCTestCase {
     private struct Shape {
         var m: Int, n: Int, k: Int
@@ -112,7 +113,8 @@ final class CKernelTests: XCTestCase {
     }
 
     /// SwiGLU forward and backward at lengths around the 16-lane vectors (tails), over
-    /// inputs from −100 to 100 (where σ saturates), accumulating into nonzero gradients.
+    /// inputs from −100 to 100 (where σ saturates), accumulating into nonzero gradients
+    /// and overwriting NaN-filled ones.
     private func checkSwiGLU(_ label: String) {
         for count in [1, 15, 16, 17, 100] {
             var gate = randomTensor([count], seed: UInt64(count), scale: 8).scalars
@@ -125,20 +127,29 @@ final class CKernelTests: XCTestCase {
             var out = [Float](repeating: .nan, count: count)
             var dgate = initialGate, dup = initialUp
             trimtab_swiglu_forward(&out, gate, up, count)
-            trimtab_swiglu_backward(&dgate, &dup, dout, gate, up, count)
+            trimtab_swiglu_backward(&dgate, &dup, dout, gate, up, count, 1, 1)
+            // Overwriting: the buffers' NaNs must not be read.
+            var freshGate = [Float](repeating: .nan, count: count), freshUp = freshGate
+            trimtab_swiglu_backward(&freshGate, &freshUp, dout, gate, up, count, 0, 0)
             for i in 0..<count {
                 let g = Double(gate[i]), u = Double(up[i]), dy = Double(dout[i])
                 let s = 1 / (1 + Foundation.exp(-g))
-                let expected = [g * s * u, Double(initialGate[i]) + dy * u * s * (1 + g * (1 - s)),
-                                Double(initialUp[i]) + dy * g * s]
-                for (name, (value, reference)) in zip(["out", "dgate", "dup"], zip([out[i], dgate[i], dup[i]], expected)) {
+                let gradGate = dy * u * s * (1 + g * (1 - s)), gradUp = dy * g * s
+                let expected = [g * s * u, Double(initialGate[i]) + gradGate, Double(initialUp[i]) + gradUp,
+                                gradGate, gradUp]
+                let values = [out[i], dgate[i], dup[i], freshGate[i], freshUp[i]]
+                for (name, (value, reference)) in zip(["out", "dgate", "dup", "dgate (overwritten)", "dup (overwritten)"],
+                                                      zip(values, expected)) {
                     XCTAssertEqual(Double(value), reference, accuracy: 1e-5 * max(1, abs(reference)),
                                    "\(label): swiglu \(name) [\(i) of \(count)], gate \(g)")
                 }
             }
             var onlyUp = initialUp
-            trimtab_swiglu_backward(nil, &onlyUp, dout, gate, up, count)
+            trimtab_swiglu_backward(nil, &onlyUp, dout, gate, up, count, 1, 1)
             XCTAssertEqual(onlyUp, dup, "\(label): dup alone")
+            var onlyFreshUp = [Float](repeating: .nan, count: count)
+            trimtab_swiglu_backward(nil, &onlyFreshUp, dout, gate, up, count, 1, 0)
+            XCTAssertEqual(onlyFreshUp, freshUp, "\(label): dup alone, overwritten")
         }
     }
 
@@ -147,5 +158,35 @@ final class CKernelTests: XCTestCase {
         trimtab_kernels_force_portable(1)
         defer { trimtab_kernels_force_portable(0) }
         checkSwiGLU("portable")
+    }
+
+    /// The vector bf16 rounding against the scalar `bf16Bits`, bit for bit: ties to even
+    /// both ways, values that round up to infinity, infinities, subnormals, signed zeros and
+    /// NaNs (quiet, sign and payload kept), at lengths around the 16-lane vectors.
+    private func checkBF16Rounding(_ label: String) {
+        let special: [Float] = [
+            0, -0, 1, -1, .infinity, -.infinity, .nan, -.nan, Float(bitPattern: 0x7F80_0001),
+            Float(bitPattern: 0xFFC1_2345), .greatestFiniteMagnitude, -.greatestFiniteMagnitude,
+            .leastNonzeroMagnitude, Float(bitPattern: 0x0001_8000), Float(bitPattern: 0x3F80_8000),
+            Float(bitPattern: 0x3F81_8000), Float(bitPattern: 0x3F80_8001), Float(bitPattern: 0x3F80_7FFF),
+        ]
+        let random = randomTensor([200], seed: 11, scale: 1000).scalars
+        for count in [1, 15, 16, 17, 18, 33, 218] {
+            let src = Array((special + random).prefix(count))
+            var dst = [UInt16](repeating: 0xABCD, count: count + 1)
+            trimtab_f32_to_bf16(src, &dst, count)
+            for i in 0..<count {
+                XCTAssertEqual(dst[i], bf16Bits(src[i]),
+                               "\(label): bf16 of \(String(src[i].bitPattern, radix: 16)) [\(i) of \(count)]")
+            }
+            XCTAssertEqual(dst[count], 0xABCD, "\(label): wrote past \(count) elements")
+        }
+    }
+
+    func testBF16RoundingMatchesScalar() {
+        checkBF16Rounding("native")
+        trimtab_kernels_force_portable(1)
+        defer { trimtab_kernels_force_portable(0) }
+        checkBF16Rounding("portable")
     }
 }

@@ -60,6 +60,45 @@ final class ElementwiseOpTests: XCTestCase {
         checkGradients("reshape to [1, 24, 1]", inputs: [x]) { $0.reshape(x, [1, 24, 1]) }
     }
 
+    /// add and reshape hand their output gradient on instead of copying it: a first
+    /// gradient becomes the input's own (no copy), later ones add into it, and the root's
+    /// gradient — which outlives backward — is never handed on.
+    func testGradientHandOff() {
+        let seed = randomTensor([3, 8], seed: 130)
+        let x = Variable(randomTensor([24], seed: 131), requiresGrad: true)
+        let tape = Tape()
+        // root = reshape(x) + reshape(x): the root's gradient goes to both views as copies;
+        // the first view's backward hands its copy to x, the second adds into it.
+        let root = tape.add(tape.reshape(x, [3, 8]), tape.reshape(x, [3, 8]))
+        tape.backward(from: root, gradient: seed)
+        assertClose(root.grad!, seed, atol: 0, rtol: 0, "the root's gradient after backward")
+        assertClose(x.grad!.scalars, seed.scalars.map { 2 * $0 }, atol: 0, rtol: 0, "dx of 2 reshape(x)")
+        XCTAssertFalse(x.grad!.storage === root.grad!.storage, "x must not share the root's gradient")
+
+        // A chain below the root: the sum's gradient moves through the reshape to y
+        // without a copy, and a second use of y (the residual) adds into it.
+        let y = Variable(randomTensor([3, 8], seed: 132), requiresGrad: true)
+        let other = Variable(randomTensor([24], seed: 133), requiresGrad: true)
+        let chain = Tape()
+        let sum = chain.add(chain.reshape(y, [24]), other)
+        let out = chain.mul(chain.reshape(sum, [3, 8]), y)
+        chain.backward(from: out, gradient: seed)
+        // out = (y + o) ⊙ y: d/dy = g·y (through the sum) + g·(y + o) (the factor y); d/do = g·y.
+        let ys = y.value.scalars, os = other.value.scalars, ds = seed.scalars
+        var dy = [Float](repeating: 0, count: 24)
+        for i in 0..<24 {
+            let throughSum: Float = ds[i] * ys[i]
+            dy[i] = throughSum + ds[i] * (ys[i] + os[i])
+        }
+        assertClose(y.grad!.scalars, dy, atol: 1e-6, rtol: 1e-6, "dy through the hand-offs")
+        assertClose(other.grad!.scalars, (0..<24).map { ds[$0] * ys[$0] }, atol: 0, rtol: 0, "d other")
+        XCTAssertEqual(y.grad!.shape, [3, 8])
+        XCTAssertEqual(other.grad!.shape, [24])
+        checkGradients("reshape → add → reshape → mul", inputs: [y, other]) { tape in
+            tape.mul(tape.reshape(tape.add(tape.reshape(y, [24]), other), [3, 8]), y)
+        }
+    }
+
     func testFrozenInputsGetNoGradient() {
         let x = Variable(randomTensor([3, 8], seed: 110), requiresGrad: true)
         let frozen = Variable(randomTensor([8], seed: 111))

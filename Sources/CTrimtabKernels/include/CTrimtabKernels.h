@@ -1,9 +1,9 @@
 // Kernels written in C for instructions Swift cannot name: the integer dot products of
 // quantised weight blocks with 16-bit activations (AVX2's vpmaddwd), used by
 // TrimtabTensor's QuantizedMatrix, register-tiled small f32 products and softmax rows for
-// attention, and SwiGLU. Every function has a portable fallback; the AVX2 code runs only
-// where the CPU reports AVX2, FMA and F16C, the AVX-512 code only where it also reports
-// AVX-512F.
+// attention, SwiGLU, and the rounding of activations to bf16. Every function has a
+// portable fallback; the AVX2 code runs only where the CPU reports AVX2, FMA and F16C,
+// the AVX-512 code only where it also reports AVX-512F.
 #ifndef CTRIMTAB_KERNELS_H
 #define CTRIMTAB_KERNELS_H
 
@@ -53,13 +53,21 @@ float trimtab_exp_row(float *p, long count, long end, float shift);
 /// `p[i] = 0` for `count ≤ i < end`, where `L = log Σ exp p[i]`; returns `L`.
 float trimtab_softmax_row(float *p, long count, long end);
 
+/// `factor` times the softmax row, in place (`p[i] = factor · exp(p[i] − L)`), as
+/// `trimtab_softmax_row`; returns `L`. The cross-entropy gradient of a row of logits.
+float trimtab_scaled_softmax_row(float *p, long count, long end, float factor);
+
 /// `out[i] = silu(gate[i]) · up[i]` for `i < count`, `silu(g) = g σ(g)`.
 void trimtab_swiglu_forward(float *out, const float *gate, const float *up, long count);
 
-/// Accumulates SwiGLU's gradients for `i < count`: `dgate[i] += dout · up · silu'(gate)`
-/// and `dup[i] += dout · silu(gate)`; either may be NULL (not computed).
+/// SwiGLU's gradients for `i < count`: `dgate[i] += dout · up · silu'(gate)` and
+/// `dup[i] += dout · silu(gate)`, or `=` where `accumulate_gate` / `accumulate_up` is 0
+/// (the buffer's contents are then not read); either may be NULL (not computed).
 void trimtab_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
-                             long count);
+                             long count, int accumulate_gate, int accumulate_up);
+
+/// Rounds `count` floats to bf16 (round to nearest, ties to even; NaN stays NaN, quiet).
+void trimtab_f32_to_bf16(const float *src, uint16_t *dst, long count);
 
 /// Whether the AVX2 kernels run (the CPU has AVX2, FMA and F16C, and the portable ones
 /// are not forced).

@@ -46,9 +46,11 @@ extension Tape {
         let out = Tensor(uninitialized: gate.shape)
         SwiGLU.forward(out: out.floats, gate: gate.value.floats, up: up.value.floats, count: n)
         return output(.swiglu, out, inputs: [gate, up]) { dout in
-            SwiGLU.backward(dgate: gate.requiresGrad ? gate.gradBuffer().floats : nil,
-                            dup: up.requiresGrad ? up.gradBuffer().floats : nil,
-                            dout: dout.floats, gate: gate.value.floats, up: up.value.floats, count: n)
+            let dgate = gate.requiresGrad ? gate.gradDestination() : nil
+            let dup = up.requiresGrad ? up.gradDestination() : nil
+            SwiGLU.backward(dgate: dgate?.buffer.floats, dup: dup?.buffer.floats,
+                            dout: dout.floats, gate: gate.value.floats, up: up.value.floats, count: n,
+                            accumulateGate: dgate?.accumulate ?? true, accumulateUp: dup?.accumulate ?? true)
         }
     }
 

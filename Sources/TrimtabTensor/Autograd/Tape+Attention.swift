@@ -61,11 +61,11 @@ extension Tape {
         }
         return output(.rope, out, inputs: [x], unread: [x]) { dout in
             guard x.requiresGrad else { return }
-            let dx = x.gradBuffer()
+            let (dx, accumulate) = x.gradDestination()
             positions.withUnsafeBufferPointer { pos in
                 guard let pos = pos.baseAddress else { return }
                 table.backward(dx: dx.floats, dout: dout.floats, positions: pos, tokens: tokens, heads: heads,
-                               layout: layout)
+                               layout: layout, accumulate: accumulate)
             }
         }
     }

@@ -1,11 +1,11 @@
 // Elementwise ops on the tape: add, addBias, mul, scale and reshape.
 //
 // Gradients (all accumulated):
-//   y = a + b        : da += dy            db += dy
+//   y = a + b        : da += dy            db += dy   (dy itself becomes a first gradient)
 //   y = x + bias     : dx += dy            dbias[c] += Σ_rows dy[r, c]
 //   y = a ⊙ b        : da += dy ⊙ b        db += dy ⊙ a
 //   y = x · s        : dx += dy · s
-//   y = reshape(x)   : dx += dy (same elements, other shape)
+//   y = reshape(x)   : dx += dy (same elements, other shape; dy itself when dx is new)
 
 extension Tape {
     /// `a + b` for two tensors of the same shape (residual connections).
@@ -18,9 +18,12 @@ extension Tape {
         let n = a.value.count
         let out = Tensor(uninitialized: a.shape)
         Elementwise.add(out: out.floats, a: a.value.floats, b: b.value.floats, count: n)
-        return output(.add, out, inputs: [a, b], unread: [a, b]) { dout in
-            if a.requiresGrad { Elementwise.accumulate(dinp: a.gradBuffer().floats, dout: dout.floats, count: n) }
-            if b.requiresGrad { Elementwise.accumulate(dinp: b.gradBuffer().floats, dout: dout.floats, count: n) }
+        return output(.add, out, inputs: [a, b], unread: [a, b]) { [unowned self] dout in
+            // `dout` itself can become one input's gradient; the other gets a copy.
+            if a.requiresGrad { self.passGradient(dout, to: a) }
+            if b.requiresGrad {
+                if a.requiresGrad { self.accumulateGradient(dout, into: b) } else { self.passGradient(dout, to: b) }
+            }
         }
     }
 
@@ -88,9 +91,8 @@ extension Tape {
     public func reshape(_ x: Variable, _ shape: [Int]) -> Variable {
         precondition(shape.allSatisfy { $0 >= 0 } && shape.reduce(1, *) == x.value.count,
                      "reshape: cannot view \(x.shape) (\(x.value.count) elements) as \(shape)")
-        let n = x.value.count
-        return output(.reshape, x.value.reshaped(shape), inputs: [x], unread: [x]) { dout in
-            Elementwise.accumulate(dinp: x.gradBuffer().floats, dout: dout.floats, count: n)
+        return output(.reshape, x.value.reshaped(shape), inputs: [x], unread: [x]) { [unowned self] dout in
+            self.passGradient(dout, to: x)
         }
     }
 }

@@ -1,6 +1,7 @@
 // Matrix products on the tape: `matmul` (batched, transposes as flags) and `linear`.
 //
-// Gradients of C = op(A) · op(B), all written as accumulating GEMMs (beta = 1):
+// Gradients of C = op(A) · op(B), written as accumulating GEMMs (beta = 1), or with beta 0
+// into a gradient nothing has flowed to yet (`Variable.gradDestination`):
 //   C = A  B  : dA += dC Bᵀ      dB += Aᵀ dC
 //   C = A  Bᵀ : dA += dC B       dB += dCᵀ A
 //   C = Aᵀ B  : dA += B dCᵀ      dB += A dC
@@ -29,24 +30,26 @@ extension Tape {
                    a: a.value.floats, b: b.value.floats, c: out.floats)
         return output(.matmul, out, inputs: [a, b]) { dout in
             if a.requiresGrad {
-                let da = a.gradBuffer()
+                let (da, accumulate) = a.gradDestination()
+                let beta: Float = accumulate ? 1 : 0
                 // dA has A's stored layout: [M, K] or, when transA, [K, M].
                 if !transA {
                     GEMM.sgemm(GEMMShape(transB: !transB, m: m, n: k, k: n, batch: batch),
-                               a: dout.floats, b: b.value.floats, beta: 1, c: da.floats)
+                               a: dout.floats, b: b.value.floats, beta: beta, c: da.floats)
                 } else {
                     GEMM.sgemm(GEMMShape(transA: transB, transB: true, m: k, n: m, k: n, batch: batch),
-                               a: b.value.floats, b: dout.floats, beta: 1, c: da.floats)
+                               a: b.value.floats, b: dout.floats, beta: beta, c: da.floats)
                 }
             }
             if b.requiresGrad {
-                let db = b.gradBuffer()
+                let (db, accumulate) = b.gradDestination()
+                let beta: Float = accumulate ? 1 : 0
                 if !transB {
                     GEMM.sgemm(GEMMShape(transA: !transA, m: k, n: n, k: m, batch: batch),
-                               a: a.value.floats, b: dout.floats, beta: 1, c: db.floats)
+                               a: a.value.floats, b: dout.floats, beta: beta, c: db.floats)
                 } else {
                     GEMM.sgemm(GEMMShape(transA: true, transB: transA, m: n, n: k, k: m, batch: batch),
-                               a: dout.floats, b: a.value.floats, beta: 1, c: db.floats)
+                               a: dout.floats, b: a.value.floats, beta: beta, c: db.floats)
                 }
             }
         }
@@ -86,16 +89,19 @@ extension Tape {
         }
         // A frozen weight's backward reads the weight, not the input.
         return output(.linear, out, inputs: [x, weight, bias], unread: weight.requiresGrad ? [] : [x]) { dout in
+            // Each product overwrites a gradient nothing has flowed to yet (beta 0).
             if x.requiresGrad {
                 // dx[rows, in] += dy[rows, out] · W[out, in]
+                let (dx, accumulate) = x.gradDestination()
                 Self.weightProduct(GEMMShape(m: rows, n: inFeatures, k: outFeatures), a: dout.floats,
-                                   weight: weight.value, beta: 1, c: x.gradBuffer().floats)
+                                   weight: weight.value, beta: accumulate ? 1 : 0, c: dx.floats)
             }
             if weight.requiresGrad {
                 precondition(weight.value.dtype == .f32, "trainable weights must be f32")
                 // dW[out, in] += dyᵀ[out, rows] · x[rows, in]
+                let (dw, accumulate) = weight.gradDestination()
                 GEMM.sgemm(GEMMShape(transA: true, m: outFeatures, n: inFeatures, k: rows),
-                           a: dout.floats, b: x.value.floats, beta: 1, c: weight.gradBuffer().floats)
+                           a: dout.floats, b: x.value.floats, beta: accumulate ? 1 : 0, c: dw.floats)
             }
             if let bias, bias.requiresGrad {
                 let db = bias.gradBuffer().floats, dy = dout.floats
@@ -115,10 +121,11 @@ extension Tape {
         precondition(!shape.transA, "weightProduct: activations are [m, k] rows")
         if weight.dtype == .bf16 {
             let count = shape.m * shape.k
-            let half = UnsafeMutablePointer<UInt16>.allocate(capacity: count)
-            defer { half.deallocate() }
-            convertToBF16(a, half, count: count)
-            GEMM.gemmBF16(shape, a: half, b: weight.halves, beta: beta, c: c)
+            ScratchBuffer.with(byteCount: count * 2) { raw in
+                let rounded = raw.assumingMemoryBound(to: UInt16.self)
+                convertToBF16(a, rounded, count: count)
+                GEMM.gemmBF16(shape, a: rounded, b: weight.halves, beta: beta, c: c)
+            }
         } else {
             GEMM.sgemm(shape, a: a, b: weight.floats, beta: beta, c: c)
         }

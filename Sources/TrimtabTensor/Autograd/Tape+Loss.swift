@@ -51,9 +51,10 @@ extension Tape {
     /// SmolLM2): `[N, V]` logits plus their gradient cost 400 MB at N = 1024. This op runs
     /// the rows in chunks of `chunk`: per chunk it computes the logits, their losses and —
     /// the loss being the end of the graph, its gradient `softmax − onehot` is known in the
-    /// forward already — the input gradient `dlogits · W` for an upstream gradient of 1.
-    /// Backward only scales that saved `[N, C]` gradient by the upstream one. So the peak
-    /// is two `[chunk, V]` buffers, and no logits are saved for backward.
+    /// forward already — the input gradient `dlogits · W` for an upstream gradient of 1
+    /// (each chunk's logits become their gradient in place). Backward only scales that
+    /// saved `[N, C]` gradient by the upstream one. So the peak is one `[chunk, V]` buffer,
+    /// and no logits are saved for backward.
     ///
     /// - Parameters:
     ///   - x: `[N, C]` (f32).
@@ -75,12 +76,11 @@ extension Tape {
         precondition(targets.count == rows, "linearCrossEntropy: \(targets.count) targets for \(rows) rows")
         let counted = Self.countedTargets(targets, ignoreIndex: ignoreIndex)
         let needsGradient = isRecording && x.requiresGrad && counted > 0
-        // Every chunk's products overwrite their rows of these (beta = 0); dlogits is
-        // zeroed per chunk before the cross-entropy backward accumulates into it.
+        // Every chunk's products overwrite their rows of these (beta = 0); with a gradient,
+        // each chunk's logits turn into their gradient in place.
         let inputGradient = needsGradient ? Tensor(uninitialized: [rows, width]) : nil
         let span = min(chunk, max(rows, 1))
         let logits = Tensor(uninitialized: [span, vocab])
-        let dlogits = needsGradient ? Tensor(uninitialized: [span, vocab]) : nil
         let losses = Tensor(zeros: [rows]), rowMax = Tensor(zeros: [span]), rowSum = Tensor(zeros: [span])
         let dlosses = [Float](repeating: counted > 0 ? 1 / Float(counted) : 0, count: span)
         targets.withUnsafeBufferPointer { t in
@@ -91,28 +91,33 @@ extension Tape {
                 let xRows = x.value.floats + start * width
                 Self.weightProduct(GEMMShape(transB: true, m: n, n: vocab, k: width), a: xRows, weight: weight.value,
                                    c: logits.floats)
-                CrossEntropy.forward(losses: losses.floats + start, rowMax: rowMax.floats, rowSum: rowSum.floats,
-                                     logits: logits.floats, targets: targets + start, rows: n, vocab: vocab,
-                                     ignoreIndex: ignoreIndex)
-                if let dlogits, let inputGradient {
-                    dlogits.floats.update(repeating: 0, count: n * vocab)
+                if let inputGradient {
                     dlosses.withUnsafeBufferPointer { d in
-                        CrossEntropy.backward(dlogits: dlogits.floats, dlosses: d.baseAddress!, logits: logits.floats,
-                                              rowMax: rowMax.floats, rowSum: rowSum.floats, targets: targets + start,
-                                              rows: n, vocab: vocab, ignoreIndex: ignoreIndex)
+                        CrossEntropy.forwardWithGradient(losses: losses.floats + start, logits: logits.floats,
+                                                         dlosses: d.baseAddress!, targets: targets + start, rows: n,
+                                                         vocab: vocab, ignoreIndex: ignoreIndex)
                     }
                     // dx[n, C] = dlogits[n, V] · W[V, C]
-                    Self.weightProduct(GEMMShape(m: n, n: width, k: vocab), a: dlogits.floats, weight: weight.value,
+                    Self.weightProduct(GEMMShape(m: n, n: width, k: vocab), a: logits.floats, weight: weight.value,
                                        c: inputGradient.floats + start * width)
+                } else {
+                    CrossEntropy.forward(losses: losses.floats + start, rowMax: rowMax.floats, rowSum: rowSum.floats,
+                                         logits: logits.floats, targets: targets + start, rows: n, vocab: vocab,
+                                         ignoreIndex: ignoreIndex)
                 }
                 start += n
             }
         }
         let loss = Self.meanLoss(losses, counted: counted)
-        return output(.linearCrossEntropy, loss, inputs: [x]) { dout in
+        return output(.linearCrossEntropy, loss, inputs: [x]) { [unowned self] dout in
             guard let inputGradient, x.requiresGrad else { return }
-            Elementwise.scaleBackward(dinp: x.gradBuffer().floats, dout: inputGradient.floats,
-                                      factor: dout.floats[0], count: rows * width)
+            let factor = dout.floats[0]
+            if factor == 1 {
+                self.giveGradient(inputGradient, to: x)  // the usual case: the loss is the root
+            } else {
+                Elementwise.scaleBackward(dinp: x.gradBuffer().floats, dout: inputGradient.floats,
+                                          factor: factor, count: rows * width)
+            }
         }
     }
 

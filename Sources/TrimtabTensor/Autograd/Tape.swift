@@ -35,6 +35,47 @@ public final class Tape {
         nodes.removeAll(keepingCapacity: true)
     }
 
+    /// False while the node producing the backward's root runs: the root keeps its
+    /// gradient after ``backward(from:gradient:)``, so it must not be handed on.
+    private var outputGradientIsDisposable = true
+
+    /// Adds `dout`, the gradient of the output of the op whose backward is running, to
+    /// `input`'s gradient. When none has flowed to `input` yet, `dout` itself becomes it
+    /// (viewed in `input`'s shape) — no buffer, no pass over memory: the tape drops the
+    /// output's reference once the op's backward returns, so `input` is its only holder.
+    /// An op may hand `dout` to one input only; others get ``accumulateGradient(_:into:)``.
+    func passGradient(_ dout: Tensor, to input: Variable) {
+        if outputGradientIsDisposable {
+            giveGradient(dout, to: input)
+        } else {
+            accumulateGradient(dout, into: input)
+        }
+    }
+
+    /// Makes `gradient` `input`'s gradient when none has flowed there yet, else adds it;
+    /// for a tensor nothing reads or writes after the running backward (a gradient the op
+    /// computed in its forward, or an output gradient, via ``passGradient(_:to:)``).
+    func giveGradient(_ gradient: Tensor, to input: Variable) {
+        if input.grad == nil {
+            input.grad = gradient.shape == input.shape ? gradient : gradient.reshaped(input.shape)
+        } else {
+            accumulateGradient(gradient, into: input)
+        }
+    }
+
+    /// Adds `dout` (same element count) to `input`'s gradient, copying it into a fresh
+    /// buffer when none has flowed there yet.
+    func accumulateGradient(_ dout: Tensor, into input: Variable) {
+        let (dinp, accumulate) = input.gradDestination()
+        let n = dinp.count
+        precondition(dout.count == n, "gradient of \(dout.count) elements for \(input.shape)")
+        if accumulate {
+            Elementwise.accumulate(dinp: dinp.floats, dout: dout.floats, count: n)
+        } else {
+            Elementwise.copy(out: dinp.floats, inp: dout.floats, count: n)
+        }
+    }
+
     /// Whether an op over `inputs` must be recorded.
     @inline(__always)
     func needsGrad(_ inputs: Variable?...) -> Bool {
@@ -91,6 +132,7 @@ public final class Tape {
             seed.fill(1)
         }
         for node in nodes.reversed() {
+            outputGradientIsDisposable = node.output !== root
             if let profile {
                 profile.recordBackward(node.kind, node.backward)
             } else {
@@ -99,6 +141,7 @@ public final class Tape {
             // Intermediate gradients are dead once consumed; drop them to free memory.
             if node.output !== root { node.output.grad = nil }
         }
+        outputGradientIsDisposable = true
         nodes.removeAll(keepingCapacity: true)
     }
 }

@@ -55,6 +55,18 @@ public final class Variable {
         return fresh
     }
 
+    /// Where a backward kernel writes its contribution to the gradient: when none has
+    /// flowed here yet, a fresh buffer that is *not* zeroed, which the kernel must
+    /// overwrite entirely (`accumulate` is false: a product runs with beta 0, an
+    /// elementwise kernel stores instead of adding); otherwise the gradient so far, to
+    /// accumulate into. Saves zeroing a buffer and reading it back once per gradient.
+    public func gradDestination() -> (buffer: Tensor, accumulate: Bool) {
+        if let grad { return (grad, true) }
+        let fresh = Tensor(uninitialized: shape)
+        grad = fresh
+        return (fresh, false)
+    }
+
     /// Drops the gradient (the next backward starts from zero).
     public func zeroGrad() {
         grad = nil

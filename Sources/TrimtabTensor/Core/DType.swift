@@ -1,3 +1,5 @@
+import CTrimtabKernels
+
 /// Element types a ``Tensor`` can store.
 ///
 /// Activations, gradients and optimizer state are always `f32`. Frozen weights may be
@@ -51,7 +53,7 @@ public func floatFromF16(_ bits: UInt16) -> Float {
 /// Converts `count` f32 values to bf16.
 public func convertToBF16(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<UInt16>, count: Int) {
     Parallel.forChunks(count, grain: 1 << 15) { range in
-        for i in range { dst[i] = bf16Bits(src[i]) }
+        trimtab_f32_to_bf16(src + range.lowerBound, dst + range.lowerBound, range.count)
     }
 }
 

@@ -137,13 +137,17 @@ enum SwiGLU {
     /// `dgate += dout · up · silu'(gate)` and `dup += dout · silu(gate)`; either
     /// gradient may be `nil` (a frozen input gets none).
     ///
-    /// - Parameters: `dgate`, `dup`, `dout`, `gate`, `up`: `[count]`.
+    /// - Parameters:
+    ///   - dgate, dup, dout, gate, up: `[count]`.
+    ///   - accumulateGate, accumulateUp: false to overwrite that gradient instead.
     static func backward(dgate: UnsafeMutablePointer<Float>?, dup: UnsafeMutablePointer<Float>?,
-                         dout: UnsafePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count: Int) {
+                         dout: UnsafePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count: Int,
+                         accumulateGate: Bool = true, accumulateUp: Bool = true) {
         if dgate == nil && dup == nil { return }
         Parallel.forChunks(count, grain: Elementwise.grain) { range in
             let i = range.lowerBound
-            trimtab_swiglu_backward(dgate.map { $0 + i }, dup.map { $0 + i }, dout + i, gate + i, up + i, range.count)
+            trimtab_swiglu_backward(dgate.map { $0 + i }, dup.map { $0 + i }, dout + i, gate + i, up + i, range.count,
+                                    accumulateGate ? 1 : 0, accumulateUp ? 1 : 0)
         }
     }
 }

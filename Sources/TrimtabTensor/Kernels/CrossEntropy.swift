@@ -1,3 +1,4 @@
+import CTrimtabKernels
 import Foundation
 
 // Softmax cross-entropy against target ids, fused so the `[rows, vocab]` probabilities
@@ -70,6 +71,38 @@ public enum CrossEntropy {
             Softmax.accumulateExp(logits + r * vocab, count: vocab, shift: rowMax[r],
                                   scale: Float(Double(dloss) / Double(rowSum[r])), into: dz)
             dz[Int(target)] -= dloss
+        }
+    }
+
+    /// The losses and, in place of the logits, their gradient, for a loss that ends the
+    /// graph (its gradient is known in the forward): per row, `dz = dloss · softmax(z)`
+    /// and `dz[t] −= dloss`, in C (`trimtab_scaled_softmax_row`). A row of a 49k
+    /// vocabulary (192 KB) stays in cache between its passes, so the logits are read from
+    /// memory once and no second `[rows, vocab]` buffer is needed.
+    ///
+    /// - Parameters:
+    ///   - losses: `[rows]` `−log p(target)` per row, 0 for ignored rows (overwritten).
+    ///   - logits: `[rows, vocab]` logits in, their gradient out (zero in ignored rows).
+    ///   - dlosses: `[rows]` gradient of each row's loss.
+    ///   - targets: `[rows]` ids in `0..<vocab`, or `ignoreIndex`.
+    static func forwardWithGradient(losses: UnsafeMutablePointer<Float>, logits: UnsafeMutablePointer<Float>,
+                                    dlosses: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
+                                    rows: Int, vocab: Int, ignoreIndex: Int32) {
+        precondition(vocab > 0 && rows >= 0, "cross-entropy over rows \(rows), vocab \(vocab)")
+        Parallel.forRows(rows, costPerRow: 3 * vocab) { r in
+            let z = logits + r * vocab
+            let target = targets[r]
+            guard target != ignoreIndex else {
+                losses[r] = 0
+                z.update(repeating: 0, count: vocab)
+                return
+            }
+            precondition(target >= 0 && Int(target) < vocab,
+                         "cross-entropy target \(target) at row \(r) outside 0..<\(vocab)")
+            let targetLogit = z[Int(target)]
+            let logSumExp = trimtab_scaled_softmax_row(z, vocab, vocab, dlosses[r])
+            losses[r] = Float(Double(logSumExp) - Double(targetLogit))
+            z[Int(target)] -= dlosses[r]
         }
     }
 

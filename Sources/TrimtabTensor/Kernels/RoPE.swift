@@ -103,14 +103,15 @@ extension RoPETable {
         apply(out, x, positions, tokens: tokens, heads: heads, layout: layout, sign: 1, accumulate: false)
     }
 
-    /// The gradient of ``forward``: the inverse rotation of `dout`, accumulated into `dx`.
+    /// The gradient of ``forward``: the inverse rotation of `dout`, accumulated into `dx`
+    /// (or, with `accumulate` false, written over it).
     ///
     /// - Parameters:
     ///   - dx: `[tokens, heads, headDim]`, accumulated into (`+=`).
     ///   - dout: `[tokens, heads, headDim]`.
     func backward(dx: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, positions: UnsafePointer<Int32>,
-                  tokens: Int, heads: Int, layout: RoPELayout) {
-        apply(dx, dout, positions, tokens: tokens, heads: heads, layout: layout, sign: -1, accumulate: true)
+                  tokens: Int, heads: Int, layout: RoPELayout, accumulate: Bool = true) {
+        apply(dx, dout, positions, tokens: tokens, heads: heads, layout: layout, sign: -1, accumulate: accumulate)
     }
 
     /// `dst (=|+=) R(sign · θ) src` per head; `sign = −1` is the inverse rotation.
