@@ -111,13 +111,14 @@ extension Tape {
         let loss = Self.meanLoss(losses, counted: counted)
         return output(.linearCrossEntropy, loss, inputs: [x]) { [unowned self] dout in
             guard let inputGradient, x.requiresGrad else { return }
+            // The saved gradient is this op's own: scale it in place (the loss is usually
+            // the root, factor 1) and hand it to x.
             let factor = dout.floats[0]
-            if factor == 1 {
-                self.giveGradient(inputGradient, to: x)  // the usual case: the loss is the root
-            } else {
-                Elementwise.scaleBackward(dinp: x.gradBuffer().floats, dout: inputGradient.floats,
-                                          factor: factor, count: rows * width)
+            if factor != 1 {
+                Elementwise.scale(out: inputGradient.floats, inp: inputGradient.floats, factor: factor,
+                                  count: rows * width)
             }
+            self.giveGradient(inputGradient, to: x)
         }
     }
 

@@ -72,7 +72,7 @@ public final class Tape {
         if accumulate {
             Elementwise.accumulate(dinp: dinp.floats, dout: dout.floats, count: n)
         } else {
-            Elementwise.copy(out: dinp.floats, inp: dout.floats, count: n)
+            dinp.assign(from: dout)
         }
     }
 

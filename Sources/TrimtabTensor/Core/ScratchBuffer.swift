@@ -12,10 +12,9 @@ import Darwin
 /// (``BlockCache``) those copies were freed and mapped again between calls — the cache
 /// evicts blocks while the forward's live memory grows toward its peak — and each fresh
 /// mapping page-faulted on every page; a third of a bf16 step's page faults came from it.
-/// Buffers here are never returned to the system: a call takes one at least as large as
-/// it needs (or replaces the largest idle one with a new one) and puts it back when done,
-/// so the memory held is at most the largest request times the number of calls that ever
-/// ran at once.
+/// A call takes the largest idle buffer if it is large enough (else frees it and
+/// allocates one of the size asked) and puts it back when done, so the memory held is at
+/// most the largest request times the number of calls that ever ran at once.
 public enum ScratchBuffer {
     private final class Buffer: @unchecked Sendable {
         let base: UnsafeMutableRawPointer
@@ -37,21 +36,14 @@ public enum ScratchBuffer {
     /// is valid only during the call.
     public static func with<R>(byteCount: Int, _ body: (UnsafeMutableRawPointer) throws -> R) rethrows -> R {
         let buffer = idle.withLock { buffers -> Buffer? in
-            // The smallest idle buffer that fits; when none does, the largest is dropped
-            // for a new one, so idle buffers never outnumber the calls once concurrent.
-            if let index = buffers.indices.filter({ buffers[$0].byteCount >= byteCount })
-                .min(by: { buffers[$0].byteCount < buffers[$1].byteCount }) {
-                return buffers.remove(at: index)
-            }
-            if let largest = buffers.indices.max(by: { buffers[$0].byteCount < buffers[$1].byteCount }) {
-                buffers.remove(at: largest)
-            }
-            return nil
+            // The largest idle buffer: it fits, or none does and it makes way for a new
+            // one, so idle buffers never outnumber the calls that once ran at once.
+            guard let largest = buffers.indices.max(by: { buffers[$0].byteCount < buffers[$1].byteCount })
+            else { return nil }
+            let taken = buffers.remove(at: largest)
+            return taken.byteCount >= byteCount ? taken : nil
         } ?? Buffer(byteCount: byteCount)
         defer { idle.withLock { $0.append(buffer) } }
         return try body(buffer.base)
     }
-
-    /// Bytes held by idle buffers (for tests and memory reports).
-    public static var idleByteCount: Int { idle.withLock { $0.reduce(0) { $0 + $1.byteCount } } }
 }

@@ -94,15 +94,6 @@ enum Elementwise {
         zip(out: dinp, dinp, dout, count: count) { $0 + $1 }
     }
 
-    /// `out = inp` (a gradient's first contribution, copied into a fresh buffer).
-    ///
-    /// - Parameters: `out`, `inp`: `[count]`, not overlapping.
-    static func copy(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, count: Int) {
-        Parallel.forChunks(count, grain: grain) { range in
-            (out + range.lowerBound).update(from: inp + range.lowerBound, count: range.count)
-        }
-    }
-
     /// `out = a ⊙ b`.
     ///
     /// - Parameters: `out`, `a`, `b`: `[count]`.
