@@ -7,6 +7,8 @@
 // (never a difference of numbers near 1):
 //   out = g σ(g) u        dg += dout · u · σ(g) (1 + g (1 − σ(g)))        du += dout · g σ(g)
 // (each gradient is stored instead of added when it has no earlier contribution).
+// Training over bf16 weights may keep g and u for backward as bf16 (half the memory): the
+// forward then also writes their rounded copies, and the backward reads those.
 
 #include "CTrimtabKernels.h"
 #include "vector.h"
@@ -39,6 +41,22 @@
         else memcpy((p) + (i), &w_, sizeof(float) * (size_t)(lanes));                     \
     } while (0)
 
+// The same for bf16 arrays: a load widens (exactly), a store rounds (as trimtab_f32_to_bf16).
+#define LOAD_BF16(p, i, lanes)                                                             \
+    ({                                                                                     \
+        u16x16 h_ = {0};                                                                   \
+        if ((lanes) == 16) h_ = *(const u16x16 *)((p) + (i));                              \
+        else memcpy(&h_, (p) + (i), sizeof(uint16_t) * (size_t)(lanes));                  \
+        WIDEN_BF16(h_);                                                                    \
+    })
+#define STORE_BF16(p, i, lanes, v)                                                         \
+    do {                                                                                   \
+        u16x16 h_;                                                                         \
+        ROUND_LANES((u32x16)(v), h_);                                                      \
+        if ((lanes) == 16) *(u16x16 *)((p) + (i)) = h_;                                    \
+        else memcpy((p) + (i), &h_, sizeof(uint16_t) * (size_t)(lanes));                  \
+    } while (0)
+
 // σ(g) and e⁻ᵍ.
 #define SIGMOID(g, s, e)                                                                   \
     v16 minus_ = -(g), e;                                                                  \
@@ -53,12 +71,23 @@
         STORE(out, i, lanes, g * s * u);                                                   \
     }
 
-#define BACKWARD_CHUNK(i, lanes)                                                           \
+#define FORWARD_KEEPING_CHUNK(i, lanes)                                                    \
     {                                                                                      \
-        v16 g = LOAD(gate, i, lanes), dy = LOAD(dout, i, lanes);                           \
+        v16 g = LOAD(gate, i, lanes), u = LOAD(up, i, lanes);                              \
+        SIGMOID(g, s, e)                                                                   \
+        (void)e;                                                                           \
+        STORE(out, i, lanes, g * s * u);                                                   \
+        STORE_BF16(kept_gate, i, lanes, g);                                                \
+        STORE_BF16(kept_up, i, lanes, u);                                                  \
+    }
+
+// LOADER reads gate and up: LOAD (f32) or LOAD_BF16.
+#define BACKWARD_BODY(LOADER, i, lanes)                                                    \
+    {                                                                                      \
+        v16 g = LOADER(gate, i, lanes), dy = LOAD(dout, i, lanes);                         \
         SIGMOID(g, s, e)                                                                   \
         if (dgate) {                                                                       \
-            v16 u = LOAD(up, i, lanes);                                                    \
+            v16 u = LOADER(up, i, lanes);                                                  \
             v16 d = dy * u * s * (1.0f + g * (e * s));                                     \
             STORE(dgate, i, lanes, accumulate_gate ? LOAD(dgate, i, lanes) + d : d);       \
         }                                                                                  \
@@ -67,6 +96,8 @@
             STORE(dup, i, lanes, accumulate_up ? LOAD(dup, i, lanes) + d : d);             \
         }                                                                                  \
     }
+#define BACKWARD_CHUNK(i, lanes) BACKWARD_BODY(LOAD, i, lanes)
+#define BACKWARD_BF16_CHUNK(i, lanes) BACKWARD_BODY(LOAD_BF16, i, lanes)
 
 #define SWIGLU_FUNCTIONS(SUFFIX, TARGET)                                                   \
     TARGET static void forward_##SUFFIX(float *out, const float *gate, const float *up, long count) { \
@@ -76,6 +107,15 @@
                                          const float *up, long count, int accumulate_gate,  \
                                          int accumulate_up) {                              \
         FOR_CHUNKS(count, BACKWARD_CHUNK);                                                 \
+    }                                                                                      \
+    TARGET static void forward_keeping_##SUFFIX(float *out, const float *gate, const float *up, \
+                                                uint16_t *kept_gate, uint16_t *kept_up, long count) { \
+        FOR_CHUNKS(count, FORWARD_KEEPING_CHUNK);                                          \
+    }                                                                                      \
+    TARGET static void backward_bf16_##SUFFIX(float *dgate, float *dup, const float *dout,  \
+                                              const uint16_t *gate, const uint16_t *up, long count, \
+                                              int accumulate_gate, int accumulate_up) {    \
+        FOR_CHUNKS(count, BACKWARD_BF16_CHUNK);                                            \
     }
 
 SWIGLU_FUNCTIONS(portable, )
@@ -91,4 +131,14 @@ void trimtab_swiglu_forward(float *out, const float *gate, const float *up, long
 void trimtab_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
                              long count, int accumulate_gate, int accumulate_up) {
     DISPATCH(backward, dgate, dup, dout, gate, up, count, accumulate_gate, accumulate_up)
+}
+
+void trimtab_swiglu_forward_keeping_bf16(float *out, const float *gate, const float *up, uint16_t *kept_gate,
+                                         uint16_t *kept_up, long count) {
+    DISPATCH(forward_keeping, out, gate, up, kept_gate, kept_up, count)
+}
+
+void trimtab_swiglu_backward_bf16(float *dgate, float *dup, const float *dout, const uint16_t *gate,
+                                  const uint16_t *up, long count, int accumulate_gate, int accumulate_up) {
+    DISPATCH(backward_bf16, dgate, dup, dout, gate, up, count, accumulate_gate, accumulate_up)
 }

@@ -11,20 +11,6 @@
 
 #include <string.h>
 
-typedef uint32_t u32x16 __attribute__((vector_size(64), aligned(4)));
-typedef uint16_t u16x16 __attribute__((vector_size(32), aligned(2)));
-
-// The 16 bf16s of 16 f32 bit patterns (a macro: vector arguments would change the ABI
-// between the target levels).
-#define ROUND_LANES(bits_in, half_out)                                                     \
-    do {                                                                                   \
-        u32x16 bits_ = (bits_in);                                                          \
-        u32x16 rounded_ = (bits_ + 0x7FFFu + ((bits_ >> 16) & 1u)) >> 16;                  \
-        u32x16 nan_ = (u32x16)((bits_ & 0x7FFFFFFFu) > 0x7F800000u);                       \
-        u32x16 quiet_ = (bits_ >> 16) | 0x40u;                                             \
-        (half_out) = __builtin_convertvector((nan_ & quiet_) | (~nan_ & rounded_), u16x16); \
-    } while (0)
-
 #define BF16_FUNCTIONS(SUFFIX, TARGET)                                                     \
     TARGET static void to_bf16_##SUFFIX(const float *src, uint16_t *dst, long count) {     \
         long i = 0;                                                                        \

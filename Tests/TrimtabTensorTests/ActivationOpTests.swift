@@ -39,6 +39,46 @@ final class ActivationOpTests: XCTestCase {
         XCTAssertNil(gate.grad)
     }
 
+    /// Kept in bf16: the output is the f32 op's, the gradients are the f32 op's at the
+    /// inputs rounded to bf16 (bit for bit), and backward does not read the f32 inputs —
+    /// the tape may release them (here it does) — while a tape that does not record
+    /// computes the plain op.
+    func testSwiGLUKeptInBF16() {
+        let shape = [3, 37]
+        let g0 = randomTensor(shape, seed: 50, scale: 4), u0 = randomTensor(shape, seed: 51)
+        let seed = randomTensor(shape, seed: 52)
+        func rounded(_ t: Tensor) -> Tensor {
+            let r = t.copy()
+            for i in 0..<r.count { r.floats[i] = floatFromBF16(bf16Bits(r.floats[i])) }
+            return r
+        }
+        func run(_ g: Tensor, _ u: Tensor, kept: DType) -> (out: Tensor, dgate: Tensor, dup: Tensor) {
+            let tape = Tape()
+            let gateIn = Variable(g, requiresGrad: true), upIn = Variable(u, requiresGrad: true)
+            // Outputs of ops, as the projections' outputs are in a model.
+            let gate = tape.reshape(gateIn, shape), up = tape.reshape(upIn, shape)
+            let out = tape.swiglu(gate: gate, up: up, kept: kept)
+            XCTAssertEqual(gate.valueNeededByBackward, kept == .f32, "gate needed by backward, kept \(kept)")
+            XCTAssertEqual(up.valueNeededByBackward, kept == .f32, "up needed by backward, kept \(kept)")
+            tape.releaseValues(recordedSince: 0, keeping: out)
+            tape.backward(from: out, gradient: seed)
+            return (out.value, gateIn.grad!, upIn.grad!)
+        }
+        let kept = run(g0, u0, kept: .bf16)
+        let plain = run(g0, u0, kept: .f32)
+        let atRounded = run(rounded(g0), rounded(u0), kept: .f32)
+        assertClose(kept.out, plain.out, atol: 0, rtol: 0, "output from the f32 inputs")
+        assertClose(kept.dgate, atRounded.dgate, atol: 0, rtol: 0, "dgate at the rounded inputs")
+        assertClose(kept.dup, atRounded.dup, atol: 0, rtol: 0, "dup at the rounded inputs")
+        // bf16 keeps 8 significant bits: the gradients move by about 2⁻⁸ of their scale.
+        assertClose(kept.dgate, plain.dgate, atol: 2e-2, rtol: 2e-2, "dgate near the f32 op's")
+        XCTAssertNotEqual(kept.dgate.scalars, plain.dgate.scalars, "rounding must show in the gradient")
+
+        let inference = Tape(recording: false)
+        let out = inference.swiglu(gate: Variable(g0), up: Variable(u0), kept: .bf16)
+        assertClose(out.value, plain.out, atol: 0, rtol: 0, "not recording")
+    }
+
     // MARK: - References
 
     func testAgainstPyTorch() throws {

@@ -144,6 +144,26 @@ final class CKernelTests: XCTestCase {
                                    "\(label): swiglu \(name) [\(i) of \(count)], gate \(g)")
                 }
             }
+            // Kept in bf16: the same output, the inputs rounded as trimtab_f32_to_bf16, and
+            // the gradients of the f32 kernel at the rounded inputs, bit for bit.
+            var keptOut = [Float](repeating: .nan, count: count)
+            var keptGate = [UInt16](repeating: 0xABCD, count: count + 1), keptUp = keptGate
+            trimtab_swiglu_forward_keeping_bf16(&keptOut, gate, up, &keptGate, &keptUp, count)
+            XCTAssertEqual(keptOut, out, "\(label): output with kept inputs")
+            XCTAssertEqual(Array(keptGate.prefix(count)), gate.map(bf16Bits), "\(label): kept gate")
+            XCTAssertEqual(Array(keptUp.prefix(count)), up.map(bf16Bits), "\(label): kept up")
+            XCTAssertEqual([keptGate[count], keptUp[count]], [0xABCD, 0xABCD], "\(label): wrote past \(count)")
+            let roundedGate = keptGate.prefix(count).map(floatFromBF16), roundedUp = keptUp.prefix(count).map(floatFromBF16)
+            for accumulate: Int32 in [0, 1] {
+                let start = accumulate == 1 ? (initialGate, initialUp)
+                    : ([Float](repeating: .nan, count: count), [Float](repeating: .nan, count: count))
+                var fromKept = start, reference = start
+                trimtab_swiglu_backward_bf16(&fromKept.0, &fromKept.1, dout, keptGate, keptUp, count, accumulate, accumulate)
+                trimtab_swiglu_backward(&reference.0, &reference.1, dout, roundedGate, roundedUp, count,
+                                        accumulate, accumulate)
+                XCTAssertEqual(fromKept.0, reference.0, "\(label): dgate from bf16, accumulate \(accumulate)")
+                XCTAssertEqual(fromKept.1, reference.1, "\(label): dup from bf16, accumulate \(accumulate)")
+            }
             var onlyUp = initialUp
             trimtab_swiglu_backward(nil, &onlyUp, dout, gate, up, count, 1, 1)
             XCTAssertEqual(onlyUp, dup, "\(label): dup alone")

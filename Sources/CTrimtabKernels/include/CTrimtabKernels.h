@@ -66,6 +66,15 @@ void trimtab_swiglu_forward(float *out, const float *gate, const float *up, long
 void trimtab_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
                              long count, int accumulate_gate, int accumulate_up);
 
+/// `trimtab_swiglu_forward` that also stores `gate` and `up` rounded to bf16 (as
+/// `trimtab_f32_to_bf16`) in `kept_gate` and `kept_up`, for a backward that keeps them so.
+void trimtab_swiglu_forward_keeping_bf16(float *out, const float *gate, const float *up, uint16_t *kept_gate,
+                                         uint16_t *kept_up, long count);
+
+/// `trimtab_swiglu_backward` from bf16 `gate` and `up` (widened exactly to f32).
+void trimtab_swiglu_backward_bf16(float *dgate, float *dup, const float *dout, const uint16_t *gate,
+                                  const uint16_t *up, long count, int accumulate_gate, int accumulate_up);
+
 /// Rounds `count` floats to bf16 (round to nearest, ties to even; NaN stays NaN, quiet).
 void trimtab_f32_to_bf16(const float *src, uint16_t *dst, long count);
 

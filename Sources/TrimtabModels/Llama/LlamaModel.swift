@@ -184,7 +184,11 @@ public final class LlamaModel: LanguageModel {
             let h2 = tape.rmsNorm(x, weight: block.postNorm, eps: c.rmsNormEps)
             let g = project(h2, block.gate, nil, block.sites["mlp.gate_proj"]!, hooks, tape)
             let u = project(h2, block.up, nil, block.sites["mlp.up_proj"]!, hooks, tape)
-            var f = project(tape.swiglu(gate: g, up: u), block.down, nil, block.sites["mlp.down_proj"]!, hooks, tape)
+            // Over bf16 weights the products already see their inputs rounded to bf16;
+            // backward keeps the SwiGLU's inputs that way too (half their memory, the
+            // largest activations of a block), as PyTorch's bf16 autocast stores them.
+            let kept: DType = block.gate.value.dtype == .bf16 && block.up.value.dtype == .bf16 ? .bf16 : .f32
+            var f = project(tape.swiglu(gate: g, up: u, kept: kept), block.down, nil, block.sites["mlp.down_proj"]!, hooks, tape)
             if let hooks { f = hooks.blockOutput(BlockSite(layer: i, part: .feedForward), f, tape: tape) }
             x = tape.add(x, f)
             // The block's results that no backward reads (inputs of frozen projections,

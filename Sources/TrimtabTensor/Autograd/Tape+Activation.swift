@@ -39,18 +39,36 @@ extension Tape {
     /// - Parameters:
     ///   - gate: the gate projection's output, any shape (f32).
     ///   - up: the up projection's output, same shape.
+    ///   - kept: the precision backward keeps `gate` and `up` in. `.bf16` keeps rounded
+    ///     copies (half the memory; the f32 inputs are then not needed by backward and may
+    ///     be released) and takes the gradients at the rounded values; the output is
+    ///     computed from the f32 inputs either way.
     /// - Returns: same shape.
-    public func swiglu(gate: Variable, up: Variable) -> Variable {
+    public func swiglu(gate: Variable, up: Variable, kept: DType = .f32) -> Variable {
         precondition(gate.shape == up.shape, "swiglu: gate \(gate.shape) and up \(up.shape) differ")
+        precondition(kept == .f32 || kept == .bf16, "swiglu: inputs cannot be kept as \(kept)")
         let n = gate.value.count
         let out = Tensor(uninitialized: gate.shape)
-        SwiGLU.forward(out: out.floats, gate: gate.value.floats, up: up.value.floats, count: n)
-        return output(.swiglu, out, inputs: [gate, up]) { dout in
+        guard kept == .bf16, isRecording, gate.requiresGrad || up.requiresGrad else {
+            SwiGLU.forward(out: out.floats, gate: gate.value.floats, up: up.value.floats, count: n)
+            return output(.swiglu, out, inputs: [gate, up]) { dout in
+                let dgate = gate.requiresGrad ? gate.gradDestination() : nil
+                let dup = up.requiresGrad ? up.gradDestination() : nil
+                SwiGLU.backward(dgate: dgate?.buffer.floats, dup: dup?.buffer.floats,
+                                dout: dout.floats, gate: gate.value.floats, up: up.value.floats, count: n,
+                                accumulateGate: dgate?.accumulate ?? true, accumulateUp: dup?.accumulate ?? true)
+            }
+        }
+        let keptGate = Tensor(uninitialized: gate.shape, dtype: .bf16)
+        let keptUp = Tensor(uninitialized: up.shape, dtype: .bf16)
+        SwiGLU.forwardKeepingBF16(out: out.floats, gate: gate.value.floats, up: up.value.floats,
+                                  keptGate: keptGate.halves, keptUp: keptUp.halves, count: n)
+        return output(.swiglu, out, inputs: [gate, up], unread: [gate, up]) { dout in
             let dgate = gate.requiresGrad ? gate.gradDestination() : nil
             let dup = up.requiresGrad ? up.gradDestination() : nil
-            SwiGLU.backward(dgate: dgate?.buffer.floats, dup: dup?.buffer.floats,
-                            dout: dout.floats, gate: gate.value.floats, up: up.value.floats, count: n,
-                            accumulateGate: dgate?.accumulate ?? true, accumulateUp: dup?.accumulate ?? true)
+            SwiGLU.backwardBF16(dgate: dgate?.buffer.floats, dup: dup?.buffer.floats,
+                                dout: dout.floats, gate: keptGate.halves, up: keptUp.halves, count: n,
+                                accumulateGate: dgate?.accumulate ?? true, accumulateUp: dup?.accumulate ?? true)
         }
     }
 

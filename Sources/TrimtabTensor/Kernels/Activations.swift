@@ -152,6 +152,32 @@ enum SwiGLU {
     }
 }
 
+extension SwiGLU {
+    /// ``forward(out:gate:up:count:)`` that also stores `gate` and `up` rounded to bf16
+    /// in `keptGate` and `keptUp` (for ``backwardBF16``).
+    static func forwardKeepingBF16(out: UnsafeMutablePointer<Float>, gate: UnsafePointer<Float>,
+                                   up: UnsafePointer<Float>, keptGate: UnsafeMutablePointer<UInt16>,
+                                   keptUp: UnsafeMutablePointer<UInt16>, count: Int) {
+        Parallel.forChunks(count, grain: Elementwise.grain) { range in
+            let i = range.lowerBound
+            trimtab_swiglu_forward_keeping_bf16(out + i, gate + i, up + i, keptGate + i, keptUp + i, range.count)
+        }
+    }
+
+    /// ``backward(dgate:dup:dout:gate:up:count:accumulateGate:accumulateUp:)`` from bf16
+    /// `gate` and `up`.
+    static func backwardBF16(dgate: UnsafeMutablePointer<Float>?, dup: UnsafeMutablePointer<Float>?,
+                             dout: UnsafePointer<Float>, gate: UnsafePointer<UInt16>, up: UnsafePointer<UInt16>,
+                             count: Int, accumulateGate: Bool = true, accumulateUp: Bool = true) {
+        if dgate == nil && dup == nil { return }
+        Parallel.forChunks(count, grain: Elementwise.grain) { range in
+            let i = range.lowerBound
+            trimtab_swiglu_backward_bf16(dgate.map { $0 + i }, dup.map { $0 + i }, dout + i, gate + i, up + i,
+                                         range.count, accumulateGate ? 1 : 0, accumulateUp ? 1 : 0)
+        }
+    }
+}
+
 /// Vectorised transcendental functions for the activation kernels.
 private enum VectorMath {
     /// `eˣ` over 16 lanes, Cephes `expf`: x = n ln 2 + r with |r| ≤ ½ ln 2, a degree-7
