@@ -20,7 +20,6 @@ if [ -z "${TRIMTAB_BIN:-}" ]; then  # TRIMTAB_BIN=path: a prebuilt trimtab inste
     swift build -c release --product trimtab 2>&1 | tail -1 >&2
 fi
 B="${TRIMTAB_BIN:-$PWD/.build/release/trimtab}"
-export OMP_WAIT_POLICY=passive
 
 D="${TRIMTAB_CACHE:-$HOME/.cache/trimtab}/data/rotten_tomatoes"
 RUN="${1:-runs/methods}"

@@ -17,7 +17,6 @@ scripts/fetch-assets.sh >/dev/null
 echo "== building trimtab (release)" >&2
 swift build -c release --product trimtab 2>&1 | tail -1 >&2
 B=.build/release/trimtab
-export OMP_WAIT_POLICY=passive
 
 D="${TRIMTAB_CACHE:-$HOME/.cache/trimtab}/data/rotten_tomatoes"
 RUN="${QUICKSTART_RUN:-runs/quickstart}"

@@ -11,7 +11,7 @@ struct Trimtab: ParsableCommand {
     )
 
     static func main() {
-        OpenMPEnvironment.preferPassiveWaiting()
+        OpenMPEnvironment.preferShortSpinning()
         main(nil)
     }
 }
