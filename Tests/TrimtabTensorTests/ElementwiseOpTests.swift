@@ -99,6 +99,35 @@ final class ElementwiseOpTests: XCTestCase {
         }
     }
 
+    /// A node leaves the tape once its backward has run, so what only its closure kept
+    /// (here `h`, read by the product's backward) is freed before the nodes below run —
+    /// memory backward returns layer by layer — and the gradients are unchanged.
+    func testBackwardReleasesEachNodeAfterItRuns() {
+        let x = Variable(randomTensor([4, 8], seed: 140), requiresGrad: true)
+        let seed = randomTensor([4, 8], seed: 141)
+        let tape = Tape()
+        weak var weakH: Variable?
+        var hFreedBeforeBottom: Bool?
+        // The bottom node: its backward runs last.
+        let bottom = tape.output(.scale, x.value.copy(), inputs: [x], unread: [x]) { dout in
+            hFreedBeforeBottom = weakH == nil
+            x.gradBuffer().assign(from: dout)
+        }
+        let out: Variable
+        do {
+            let h = tape.scale(bottom, by: 3)
+            weakH = h
+            out = tape.mul(h, h)
+        }
+        XCTAssertNotNil(weakH, "h is alive while the tape holds the product's node")
+        tape.backward(from: out, gradient: seed)
+        XCTAssertEqual(hFreedBeforeBottom, true, "h must be freed before the bottom node's backward")
+        // out = (3x)²: dx = 18 x · seed.
+        let xs = x.value.scalars, ds = seed.scalars
+        assertClose(x.grad!.scalars, (0..<32).map { 18 * xs[$0] * ds[$0] }, atol: 1e-5, rtol: 1e-5, "dx")
+        XCTAssertEqual(tape.count, 0)
+    }
+
     func testFrozenInputsGetNoGradient() {
         let x = Variable(randomTensor([3, 8], seed: 110), requiresGrad: true)
         let frozen = Variable(randomTensor([8], seed: 111))
