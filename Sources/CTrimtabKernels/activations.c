@@ -63,23 +63,21 @@
     EXP_BODY(minus_, e);                                                                   \
     v16 s = 1.0f / (1.0f + e);
 
-#define FORWARD_CHUNK(i, lanes)                                                            \
+// KEEP stores what backward keeps besides: nothing, or gate and up rounded to bf16.
+#define KEEP_NOTHING(i, lanes, g, u)
+#define KEEP_BF16(i, lanes, g, u)                                                          \
+    STORE_BF16(kept_gate, i, lanes, g);                                                    \
+    STORE_BF16(kept_up, i, lanes, u);
+#define FORWARD_BODY(KEEP, i, lanes)                                                       \
     {                                                                                      \
         v16 g = LOAD(gate, i, lanes), u = LOAD(up, i, lanes);                              \
         SIGMOID(g, s, e)                                                                   \
         (void)e;                                                                           \
         STORE(out, i, lanes, g * s * u);                                                   \
+        KEEP(i, lanes, g, u)                                                               \
     }
-
-#define FORWARD_KEEPING_CHUNK(i, lanes)                                                    \
-    {                                                                                      \
-        v16 g = LOAD(gate, i, lanes), u = LOAD(up, i, lanes);                              \
-        SIGMOID(g, s, e)                                                                   \
-        (void)e;                                                                           \
-        STORE(out, i, lanes, g * s * u);                                                   \
-        STORE_BF16(kept_gate, i, lanes, g);                                                \
-        STORE_BF16(kept_up, i, lanes, u);                                                  \
-    }
+#define FORWARD_CHUNK(i, lanes) FORWARD_BODY(KEEP_NOTHING, i, lanes)
+#define FORWARD_KEEPING_CHUNK(i, lanes) FORWARD_BODY(KEEP_BF16, i, lanes)
 
 // LOADER reads gate and up: LOAD (f32) or LOAD_BF16.
 #define BACKWARD_BODY(LOADER, i, lanes)                                                    \
