@@ -9,15 +9,20 @@ import XCTest
 /// counts live storage only.
 final class BlockCacheTests: XCTestCase {
     private static let mebibyte = 1 << 20
-    private var savedCapacity = 0
+    private var savedCapacity = 0, savedSlack = 0
 
+    /// The tests below count bytes against the high-water mark exactly: no slack, except
+    /// where a test sets one.
     override func setUp() {
         savedCapacity = BlockCache.capacity
+        savedSlack = BlockCache.slack
+        BlockCache.slack = 0
         BlockCache.releaseAll()
     }
 
     override func tearDown() {
         BlockCache.capacity = savedCapacity
+        BlockCache.slack = savedSlack
         BlockCache.releaseAll()
     }
 
@@ -74,6 +79,33 @@ final class BlockCacheTests: XCTestCase {
             let newest = TensorStorage(byteCount: 2 * Self.mebibyte)
             let oldest = TensorStorage(byteCount: 2 * Self.mebibyte)
             XCTAssertEqual([newest.base, oldest.base], addresses.reversed())
+        }
+    }
+
+    /// With slack, live and cached blocks may pass the high-water mark by that much: a
+    /// forward's largest block, freed at its end, stays cached through the next forward's
+    /// smaller blocks (the same sequence without slack unmaps it).
+    func testSlackKeepsTheLargestBlockThroughTheNextForward() {
+        /// Two layers' blocks, then the large last block (the logits) while the second is
+        /// live; the logits die last. Returns the cached bytes just before the large request.
+        func forward() -> Int {
+            var layer: [TensorStorage?] = [TensorStorage(byteCount: 2 * Self.mebibyte)]
+            layer.append(TensorStorage(byteCount: 3 * Self.mebibyte))
+            layer[0] = nil
+            let cachedBefore = BlockCache.cachedBytes
+            var logits: TensorStorage? = TensorStorage(byteCount: 16 * Self.mebibyte)
+            XCTAssertNotNil(logits)
+            layer[1] = nil
+            logits = nil
+            return cachedBefore
+        }
+        for (slack, kept) in [(0, false), (8 * Self.mebibyte, true)] {
+            BlockCache.releaseAll()
+            BlockCache.slack = slack
+            _ = forward()
+            let cached = forward()
+            XCTAssertEqual(cached >= 16 * Self.mebibyte, kept,
+                           "slack \(slack): the large block \(kept ? "waits" : "is unmapped") (\(cached) bytes cached)")
         }
     }
 
