@@ -13,50 +13,6 @@
 #include "CTrimtabKernels.h"
 #include "vector.h"
 
-#include <string.h>
-
-// Runs BODY over 16-lane chunks of [0, count): whole vectors in place, then the tail
-// through zero-padded buffers (one per array named in the body, LOAD/STORE below).
-#define FOR_CHUNKS(count, BODY)                                                            \
-    do {                                                                                   \
-        long i = 0;                                                                        \
-        for (; i + 16 <= (count); i += 16) {                                               \
-            BODY(i, 16)                                                                    \
-        }                                                                                  \
-        if (i < (count)) { BODY(i, (count) - i) }                                          \
-    } while (0)
-
-// A 16-lane load of p[i...] with `lanes` valid (the rest zero), and the matching store.
-#define LOAD(p, i, lanes)                                                                  \
-    ({                                                                                     \
-        v16 v_ = {0};                                                                      \
-        if ((lanes) == 16) v_ = *(const v16 *)((p) + (i));                                 \
-        else memcpy(&v_, (p) + (i), sizeof(float) * (size_t)(lanes));                      \
-        v_;                                                                                \
-    })
-#define STORE(p, i, lanes, v)                                                              \
-    do {                                                                                   \
-        v16 w_ = (v);                                                                      \
-        if ((lanes) == 16) *(v16 *)((p) + (i)) = w_;                                       \
-        else memcpy((p) + (i), &w_, sizeof(float) * (size_t)(lanes));                     \
-    } while (0)
-
-// The same for bf16 arrays: a load widens (exactly), a store rounds (as trimtab_f32_to_bf16).
-#define LOAD_BF16(p, i, lanes)                                                             \
-    ({                                                                                     \
-        u16x16 h_ = {0};                                                                   \
-        if ((lanes) == 16) h_ = *(const u16x16 *)((p) + (i));                              \
-        else memcpy(&h_, (p) + (i), sizeof(uint16_t) * (size_t)(lanes));                  \
-        WIDEN_BF16(h_);                                                                    \
-    })
-#define STORE_BF16(p, i, lanes, v)                                                         \
-    do {                                                                                   \
-        u16x16 h_;                                                                         \
-        ROUND_LANES((u32x16)(v), h_);                                                      \
-        if ((lanes) == 16) *(u16x16 *)((p) + (i)) = h_;                                    \
-        else memcpy((p) + (i), &h_, sizeof(uint16_t) * (size_t)(lanes));                  \
-    } while (0)
-
 // σ(g) and e⁻ᵍ.
 #define SIGMOID(g, s, e)                                                                   \
     v16 minus_ = -(g), e;                                                                  \

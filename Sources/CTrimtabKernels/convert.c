@@ -9,21 +9,11 @@
 #include "CTrimtabKernels.h"
 #include "vector.h"
 
-#include <string.h>
+#define TO_BF16_CHUNK(i, lanes) STORE_BF16(dst, i, lanes, LOAD(src, i, lanes));
 
 #define BF16_FUNCTIONS(SUFFIX, TARGET)                                                     \
     TARGET static void to_bf16_##SUFFIX(const float *src, uint16_t *dst, long count) {     \
-        long i = 0;                                                                        \
-        for (; i + 16 <= count; i += 16) {                                                 \
-            ROUND_LANES(*(const u32x16 *)(src + i), *(u16x16 *)(dst + i));                 \
-        }                                                                                  \
-        if (i < count) {                                                                   \
-            u32x16 bits = {0};                                                             \
-            memcpy(&bits, src + i, sizeof(float) * (size_t)(count - i));                  \
-            u16x16 half;                                                                   \
-            ROUND_LANES(bits, half);                                                       \
-            memcpy(dst + i, &half, sizeof(uint16_t) * (size_t)(count - i));                \
-        }                                                                                  \
+        FOR_CHUNKS(count, TO_BF16_CHUNK);                                                  \
     }
 
 BF16_FUNCTIONS(portable, )

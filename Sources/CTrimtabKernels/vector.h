@@ -4,6 +4,7 @@
 #define TRIMTAB_VECTOR_H
 
 #include <stdint.h>
+#include <string.h>
 
 typedef float v16 __attribute__((vector_size(64), aligned(4)));
 typedef int32_t i16 __attribute__((vector_size(64), aligned(4)));
@@ -28,6 +29,48 @@ typedef uint16_t u16x16 __attribute__((vector_size(32), aligned(2)));
 
 // 16 bf16s widened to f32 (exact: a bf16 is the high half of an f32).
 #define WIDEN_BF16(half_in) ((v16)(__builtin_convertvector((half_in), u32x16) << 16))
+
+// Runs BODY over 16-lane chunks of [0, count): whole vectors in place, then the tail
+// through zero-padded buffers (one per array named in the body, LOAD/STORE below).
+#define FOR_CHUNKS(count, BODY)                                                            \
+    do {                                                                                   \
+        long i = 0;                                                                        \
+        for (; i + 16 <= (count); i += 16) {                                               \
+            BODY(i, 16)                                                                    \
+        }                                                                                  \
+        if (i < (count)) { BODY(i, (count) - i) }                                          \
+    } while (0)
+
+// A 16-lane load of p[i...] with `lanes` valid (the rest zero), and the matching store.
+#define LOAD(p, i, lanes)                                                                  \
+    ({                                                                                     \
+        v16 v_ = {0};                                                                      \
+        if ((lanes) == 16) v_ = *(const v16 *)((p) + (i));                                 \
+        else memcpy(&v_, (p) + (i), sizeof(float) * (size_t)(lanes));                      \
+        v_;                                                                                \
+    })
+#define STORE(p, i, lanes, v)                                                              \
+    do {                                                                                   \
+        v16 w_ = (v);                                                                      \
+        if ((lanes) == 16) *(v16 *)((p) + (i)) = w_;                                       \
+        else memcpy((p) + (i), &w_, sizeof(float) * (size_t)(lanes));                     \
+    } while (0)
+
+// The same for bf16 arrays: a load widens (exactly), a store rounds (as trimtab_f32_to_bf16).
+#define LOAD_BF16(p, i, lanes)                                                             \
+    ({                                                                                     \
+        u16x16 h_ = {0};                                                                   \
+        if ((lanes) == 16) h_ = *(const u16x16 *)((p) + (i));                              \
+        else memcpy(&h_, (p) + (i), sizeof(uint16_t) * (size_t)(lanes));                  \
+        WIDEN_BF16(h_);                                                                    \
+    })
+#define STORE_BF16(p, i, lanes, v)                                                         \
+    do {                                                                                   \
+        u16x16 h_;                                                                         \
+        ROUND_LANES((u32x16)(v), h_);                                                      \
+        if ((lanes) == 16) *(u16x16 *)((p) + (i)) = h_;                                    \
+        else memcpy((p) + (i), &h_, sizeof(uint16_t) * (size_t)(lanes));                  \
+    } while (0)
 
 // Lanes where `mask` is set take `a`, the others `b`.
 #define SELECT(mask, a, b) ((v16)(((mask) & (i16)(a)) | (~(mask) & (i16)(b))))

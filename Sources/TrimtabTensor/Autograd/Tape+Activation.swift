@@ -49,26 +49,25 @@ extension Tape {
         precondition(kept == .f32 || kept == .bf16, "swiglu: inputs cannot be kept as \(kept)")
         let n = gate.value.count
         let out = Tensor(uninitialized: gate.shape)
-        guard kept == .bf16, isRecording, gate.requiresGrad || up.requiresGrad else {
-            SwiGLU.forward(out: out.floats, gate: gate.value.floats, up: up.value.floats, count: n)
-            return output(.swiglu, out, inputs: [gate, up]) { dout in
-                let dgate = gate.requiresGrad ? gate.gradDestination() : nil
-                let dup = up.requiresGrad ? up.gradDestination() : nil
-                SwiGLU.backward(dgate: dgate?.buffer.floats, dup: dup?.buffer.floats,
-                                dout: dout.floats, gate: gate.value.floats, up: up.value.floats, count: n,
-                                accumulateGate: dgate?.accumulate ?? true, accumulateUp: dup?.accumulate ?? true)
-            }
-        }
-        let keptGate = Tensor(uninitialized: gate.shape, dtype: .bf16)
-        let keptUp = Tensor(uninitialized: up.shape, dtype: .bf16)
-        SwiGLU.forwardKeepingBF16(out: out.floats, gate: gate.value.floats, up: up.value.floats,
-                                  keptGate: keptGate.halves, keptUp: keptUp.halves, count: n)
-        return output(.swiglu, out, inputs: [gate, up], unread: [gate, up]) { dout in
+        // Rounded copies only when a backward will read them.
+        let keptCopies = kept == .bf16 && needsGrad(gate, up)
+            ? (gate: Tensor(uninitialized: gate.shape, dtype: .bf16), up: Tensor(uninitialized: up.shape, dtype: .bf16))
+            : nil
+        SwiGLU.forward(out: out.floats, gate: gate.value.floats, up: up.value.floats, count: n,
+                       keeping: keptCopies.map { ($0.gate.halves, $0.up.halves) })
+        return output(.swiglu, out, inputs: [gate, up], unread: keptCopies == nil ? [] : [gate, up]) { dout in
             let dgate = gate.requiresGrad ? gate.gradDestination() : nil
             let dup = up.requiresGrad ? up.gradDestination() : nil
-            SwiGLU.backwardBF16(dgate: dgate?.buffer.floats, dup: dup?.buffer.floats,
-                                dout: dout.floats, gate: keptGate.halves, up: keptUp.halves, count: n,
-                                accumulateGate: dgate?.accumulate ?? true, accumulateUp: dup?.accumulate ?? true)
+            let accumulateGate = dgate?.accumulate ?? true, accumulateUp = dup?.accumulate ?? true
+            if let keptCopies {
+                SwiGLU.backwardBF16(dgate: dgate?.buffer.floats, dup: dup?.buffer.floats, dout: dout.floats,
+                                    gate: keptCopies.gate.halves, up: keptCopies.up.halves, count: n,
+                                    accumulateGate: accumulateGate, accumulateUp: accumulateUp)
+            } else {
+                SwiGLU.backward(dgate: dgate?.buffer.floats, dup: dup?.buffer.floats, dout: dout.floats,
+                                gate: gate.value.floats, up: up.value.floats, count: n,
+                                accumulateGate: accumulateGate, accumulateUp: accumulateUp)
+            }
         }
     }
 

@@ -81,8 +81,11 @@ extension Tape {
         let inputGradient = needsGradient ? Tensor(uninitialized: [rows, width]) : nil
         let span = min(chunk, max(rows, 1))
         let logits = Tensor(uninitialized: [span, vocab])
-        let losses = Tensor(zeros: [rows]), rowMax = Tensor(zeros: [span]), rowSum = Tensor(zeros: [span])
-        let dlosses = [Float](repeating: counted > 0 ? 1 / Float(counted) : 0, count: span)
+        let losses = Tensor(zeros: [rows])
+        // Forward only: a chunk's row maxima and sums of exponentials.
+        let rowStats = needsGradient ? nil : (max: Tensor(zeros: [span]), sum: Tensor(zeros: [span]))
+        // The mean over counted targets: each row's loss has gradient 1 / counted.
+        let rowWeight = counted > 0 ? 1 / Float(counted) : 0
         targets.withUnsafeBufferPointer { t in
             guard let targets = t.baseAddress else { return }  // no rows
             var start = 0
@@ -92,18 +95,16 @@ extension Tape {
                 Self.weightProduct(GEMMShape(transB: true, m: n, n: vocab, k: width), a: xRows, weight: weight.value,
                                    c: logits.floats)
                 if let inputGradient {
-                    dlosses.withUnsafeBufferPointer { d in
-                        CrossEntropy.forwardWithGradient(losses: losses.floats + start, logits: logits.floats,
-                                                         dlosses: d.baseAddress!, targets: targets + start, rows: n,
-                                                         vocab: vocab, ignoreIndex: ignoreIndex)
-                    }
+                    CrossEntropy.forwardWithGradient(losses: losses.floats + start, logits: logits.floats,
+                                                     dloss: rowWeight, targets: targets + start, rows: n,
+                                                     vocab: vocab, ignoreIndex: ignoreIndex)
                     // dx[n, C] = dlogits[n, V] · W[V, C]
                     Self.weightProduct(GEMMShape(m: n, n: width, k: vocab), a: logits.floats, weight: weight.value,
                                        c: inputGradient.floats + start * width)
-                } else {
-                    CrossEntropy.forward(losses: losses.floats + start, rowMax: rowMax.floats, rowSum: rowSum.floats,
-                                         logits: logits.floats, targets: targets + start, rows: n, vocab: vocab,
-                                         ignoreIndex: ignoreIndex)
+                } else if let rowStats {
+                    CrossEntropy.forward(losses: losses.floats + start, rowMax: rowStats.max.floats,
+                                         rowSum: rowStats.sum.floats, logits: logits.floats, targets: targets + start,
+                                         rows: n, vocab: vocab, ignoreIndex: ignoreIndex)
                 }
                 start += n
             }

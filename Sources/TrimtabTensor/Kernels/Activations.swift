@@ -122,15 +122,21 @@ enum GELU {
 
 /// `silu(gate) ⊙ up`, the gated FFN activation of Llama-family models.
 enum SwiGLU {
-    /// `out = silu(gate) ⊙ up`.
+    /// `out = silu(gate) ⊙ up`; with `keeping`, also `gate` and `up` rounded to bf16 into
+    /// those two buffers (for ``backwardBF16``).
     ///
-    /// - Parameters: `out`, `gate`, `up`: `[count]` (the FFN hidden activations, e.g.
-    ///   `[B, T, hidden]` flattened).
+    /// - Parameters: `out`, `gate`, `up` (and the kept buffers): `[count]` (the FFN hidden
+    ///   activations, e.g. `[B, T, hidden]` flattened).
     static func forward(out: UnsafeMutablePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>,
-                        count: Int) {
+                        count: Int,
+                        keeping kept: (gate: UnsafeMutablePointer<UInt16>, up: UnsafeMutablePointer<UInt16>)? = nil) {
         Parallel.forChunks(count, grain: Elementwise.grain) { range in
             let i = range.lowerBound
-            trimtab_swiglu_forward(out + i, gate + i, up + i, range.count)
+            if let kept {
+                trimtab_swiglu_forward_keeping_bf16(out + i, gate + i, up + i, kept.gate + i, kept.up + i, range.count)
+            } else {
+                trimtab_swiglu_forward(out + i, gate + i, up + i, range.count)
+            }
         }
     }
 
@@ -148,19 +154,6 @@ enum SwiGLU {
             let i = range.lowerBound
             trimtab_swiglu_backward(dgate.map { $0 + i }, dup.map { $0 + i }, dout + i, gate + i, up + i, range.count,
                                     accumulateGate ? 1 : 0, accumulateUp ? 1 : 0)
-        }
-    }
-}
-
-extension SwiGLU {
-    /// ``forward(out:gate:up:count:)`` that also stores `gate` and `up` rounded to bf16
-    /// in `keptGate` and `keptUp` (for ``backwardBF16``).
-    static func forwardKeepingBF16(out: UnsafeMutablePointer<Float>, gate: UnsafePointer<Float>,
-                                   up: UnsafePointer<Float>, keptGate: UnsafeMutablePointer<UInt16>,
-                                   keptUp: UnsafeMutablePointer<UInt16>, count: Int) {
-        Parallel.forChunks(count, grain: Elementwise.grain) { range in
-            let i = range.lowerBound
-            trimtab_swiglu_forward_keeping_bf16(out + i, gate + i, up + i, keptGate + i, keptUp + i, range.count)
         }
     }
 

@@ -53,7 +53,7 @@ public enum CrossEntropy {
     /// - Parameters:
     ///   - dlogits: `[rows, vocab]` gradient of the logits, accumulated into (ignored rows
     ///     are left untouched).
-    ///   - dlosses: `[rows]` gradient of each row's loss.
+    ///   - dloss: the gradient of each counted row's loss (1 / counted rows for a mean).
     ///   - logits: `[rows, vocab]` the forward's logits.
     ///   - rowMax, rowSum: `[rows]` saved by the forward.
     ///   - targets: `[rows]` as in the forward.
@@ -75,7 +75,7 @@ public enum CrossEntropy {
     }
 
     /// The losses and, in place of the logits, their gradient, for a loss that ends the
-    /// graph (its gradient is known in the forward): per row, `dz = dloss · softmax(z)`
+    /// graph (its gradient is known in the forward): per counted row, `dz = dloss · softmax(z)`
     /// and `dz[t] −= dloss`, in C (`trimtab_scaled_softmax_row`). A row of a 49k
     /// vocabulary (192 KB) stays in cache between its passes, so the logits are read from
     /// memory once and no second `[rows, vocab]` buffer is needed.
@@ -83,10 +83,10 @@ public enum CrossEntropy {
     /// - Parameters:
     ///   - losses: `[rows]` `−log p(target)` per row, 0 for ignored rows (overwritten).
     ///   - logits: `[rows, vocab]` logits in, their gradient out (zero in ignored rows).
-    ///   - dlosses: `[rows]` gradient of each row's loss.
+    ///   - dloss: the gradient of each counted row's loss (1 / counted rows for a mean).
     ///   - targets: `[rows]` ids in `0..<vocab`, or `ignoreIndex`.
     static func forwardWithGradient(losses: UnsafeMutablePointer<Float>, logits: UnsafeMutablePointer<Float>,
-                                    dlosses: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
+                                    dloss: Float, targets: UnsafePointer<Int32>,
                                     rows: Int, vocab: Int, ignoreIndex: Int32) {
         precondition(vocab > 0 && rows >= 0, "cross-entropy over rows \(rows), vocab \(vocab)")
         Parallel.forRows(rows, costPerRow: 3 * vocab) { r in
@@ -100,9 +100,9 @@ public enum CrossEntropy {
             precondition(target >= 0 && Int(target) < vocab,
                          "cross-entropy target \(target) at row \(r) outside 0..<\(vocab)")
             let targetLogit = z[Int(target)]
-            let logSumExp = trimtab_scaled_softmax_row(z, vocab, vocab, dlosses[r])
+            let logSumExp = trimtab_scaled_softmax_row(z, vocab, vocab, dloss)
             losses[r] = Float(Double(logSumExp) - Double(targetLogit))
-            z[Int(target)] -= dlosses[r]
+            z[Int(target)] -= dloss
         }
     }
 
