@@ -29,7 +29,9 @@
         v16 g = LOAD(gate, i, lanes), u = LOAD(up, i, lanes);                              \
         SIGMOID(g, s, e)                                                                   \
         (void)e;                                                                           \
-        STORE(out, i, lanes, g * s * u);                                                   \
+        v16 y = g * s * u;                                                                 \
+        STORE(out, i, lanes, y);                                                           \
+        if (rounded) STORE_BF16(rounded, i, lanes, y);                                     \
         KEEP(i, lanes, g, u)                                                               \
     }
 #define FORWARD_CHUNK(i, lanes) FORWARD_BODY(KEEP_NOTHING, i, lanes)
@@ -54,7 +56,8 @@
 #define BACKWARD_BF16_CHUNK(i, lanes) BACKWARD_BODY(LOAD_BF16, i, lanes)
 
 #define SWIGLU_FUNCTIONS(SUFFIX, TARGET)                                                   \
-    TARGET static void forward_##SUFFIX(float *out, const float *gate, const float *up, long count) { \
+    TARGET static void forward_##SUFFIX(float *out, uint16_t *rounded, const float *gate, const float *up, \
+                                        long count) {                                      \
         FOR_CHUNKS(count, FORWARD_CHUNK);                                                  \
     }                                                                                      \
     TARGET static void backward_##SUFFIX(float *dgate, float *dup, const float *dout, const float *gate, \
@@ -62,7 +65,7 @@
                                          int accumulate_up) {                              \
         FOR_CHUNKS(count, BACKWARD_CHUNK);                                                 \
     }                                                                                      \
-    TARGET static void forward_keeping_##SUFFIX(float *out, const float *gate, const float *up, \
+    TARGET static void forward_keeping_##SUFFIX(float *out, uint16_t *rounded, const float *gate, const float *up, \
                                                 uint16_t *kept_gate, uint16_t *kept_up, long count) { \
         FOR_CHUNKS(count, FORWARD_KEEPING_CHUNK);                                          \
     }                                                                                      \
@@ -78,8 +81,8 @@ SWIGLU_FUNCTIONS(avx2, TARGET_AVX2)
 SWIGLU_FUNCTIONS(avx512, TARGET_AVX512)
 #endif
 
-void trimtab_swiglu_forward(float *out, const float *gate, const float *up, long count) {
-    DISPATCH(forward, out, gate, up, count)
+void trimtab_swiglu_forward(float *out, uint16_t *rounded, const float *gate, const float *up, long count) {
+    DISPATCH(forward, out, rounded, gate, up, count)
 }
 
 void trimtab_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
@@ -87,9 +90,9 @@ void trimtab_swiglu_backward(float *dgate, float *dup, const float *dout, const 
     DISPATCH(backward, dgate, dup, dout, gate, up, count, accumulate_gate, accumulate_up)
 }
 
-void trimtab_swiglu_forward_keeping_bf16(float *out, const float *gate, const float *up, uint16_t *kept_gate,
-                                         uint16_t *kept_up, long count) {
-    DISPATCH(forward_keeping, out, gate, up, kept_gate, kept_up, count)
+void trimtab_swiglu_forward_keeping_bf16(float *out, uint16_t *rounded, const float *gate, const float *up,
+                                         uint16_t *kept_gate, uint16_t *kept_up, long count) {
+    DISPATCH(forward_keeping, out, rounded, gate, up, kept_gate, kept_up, count)
 }
 
 void trimtab_swiglu_backward_bf16(float *dgate, float *dup, const float *dout, const uint16_t *gate,

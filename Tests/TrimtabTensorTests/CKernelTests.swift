@@ -126,8 +126,15 @@ final class CKernelTests: XCTestCase {
             let initialUp = randomTensor([count], seed: UInt64(count + 4)).scalars
             var out = [Float](repeating: .nan, count: count)
             var dgate = initialGate, dup = initialUp
-            trimtab_swiglu_forward(&out, gate, up, count)
+            trimtab_swiglu_forward(&out, nil, gate, up, count)
             trimtab_swiglu_backward(&dgate, &dup, dout, gate, up, count, 1, 1)
+            // With a rounded copy: the same output, and the copy is its bf16 rounding.
+            var roundedOut = [Float](repeating: .nan, count: count)
+            var rounded = [UInt16](repeating: 0xABCD, count: count + 1)
+            trimtab_swiglu_forward(&roundedOut, &rounded, gate, up, count)
+            XCTAssertEqual(roundedOut, out, "\(label): output next to a rounded copy")
+            XCTAssertEqual(Array(rounded.prefix(count)), out.map(bf16Bits), "\(label): rounded output")
+            XCTAssertEqual(rounded[count], 0xABCD, "\(label): rounded output written past \(count)")
             // Overwriting: the buffers' NaNs must not be read.
             var freshGate = [Float](repeating: .nan, count: count), freshUp = freshGate
             trimtab_swiglu_backward(&freshGate, &freshUp, dout, gate, up, count, 0, 0)
@@ -148,8 +155,10 @@ final class CKernelTests: XCTestCase {
             // the gradients of the f32 kernel at the rounded inputs, bit for bit.
             var keptOut = [Float](repeating: .nan, count: count)
             var keptGate = [UInt16](repeating: 0xABCD, count: count + 1), keptUp = keptGate
-            trimtab_swiglu_forward_keeping_bf16(&keptOut, gate, up, &keptGate, &keptUp, count)
+            var keptRounded = [UInt16](repeating: 0xABCD, count: count)
+            trimtab_swiglu_forward_keeping_bf16(&keptOut, &keptRounded, gate, up, &keptGate, &keptUp, count)
             XCTAssertEqual(keptOut, out, "\(label): output with kept inputs")
+            XCTAssertEqual(keptRounded, out.map(bf16Bits), "\(label): rounded output with kept inputs")
             XCTAssertEqual(Array(keptGate.prefix(count)), gate.map(bf16Bits), "\(label): kept gate")
             XCTAssertEqual(Array(keptUp.prefix(count)), up.map(bf16Bits), "\(label): kept up")
             XCTAssertEqual([keptGate[count], keptUp[count]], [0xABCD, 0xABCD], "\(label): wrote past \(count)")

@@ -1,3 +1,4 @@
+import CTrimtabKernels
 import Foundation
 import TrimtabTestSupport
 import XCTest
@@ -57,9 +58,19 @@ final class NormOpTests: XCTestCase {
     }
 
     /// Enough rows that forward and backward split across threads (and dweight is summed
-    /// from per-chunk partials); checked against a plain Double implementation.
+    /// from per-chunk partials); checked against a plain Double implementation, at widths
+    /// that fill the kernel's 16-lane vectors and widths that leave a tail, with the
+    /// CPU's vector kernels and the portable ones.
     func testRMSNormManyRowsMatchesDoubleReference() {
-        let (rows, dim) = (300, 96)
+        for dim in [96, 17, 1, 33] {
+            checkRMSNormAgainstDoubleReference(rows: 300, dim: dim, "native")
+        }
+        trimtab_kernels_force_portable(1)
+        defer { trimtab_kernels_force_portable(0) }
+        checkRMSNormAgainstDoubleReference(rows: 300, dim: 33, "portable")
+    }
+
+    private func checkRMSNormAgainstDoubleReference(rows: Int, dim: Int, _ label: String) {
         let x = Variable(randomTensor([rows, dim], seed: 9), requiresGrad: true)
         let weight = Variable(randomTensor([dim], seed: 10), requiresGrad: true)
         let dy = randomTensor([rows, dim], seed: 11)
@@ -80,9 +91,30 @@ final class NormOpTests: XCTestCase {
                 dwRef[i] += g[i] * row[i] * s
             }
         }
-        assertClose(y.value.scalars, yRef, "many rows y")
-        assertClose(x.grad?.scalars ?? [], dxRef, "many rows dx")
-        assertClose(weight.grad?.scalars ?? [], dwRef.map(Float.init), atol: 1e-4, "many rows dweight")
+        assertClose(y.value.scalars, yRef, "\(label) dim \(dim): y")
+        assertClose(x.grad?.scalars ?? [], dxRef, "\(label) dim \(dim): dx")
+        assertClose(weight.grad?.scalars ?? [], dwRef.map(Float.init), atol: 1e-4, "\(label) dim \(dim): dweight")
+    }
+
+    /// With `roundedCopy`, the output is unchanged and its bf16 rounding comes along; a
+    /// product over a bf16 weight reading that copy gives exactly the product that rounds
+    /// the output itself.
+    func testRMSNormRoundedCopyFeedsBF16Products() {
+        let x = Variable(randomTensor([37, 40], seed: 15))
+        let weight = Variable(randomTensor([40], seed: 16))
+        let projection = Variable(randomTensor([24, 40], seed: 17, scale: 0.2).converted(to: .bf16))
+        let tape = Tape(recording: false)
+        let plain = tape.rmsNorm(x, weight: weight, eps: 1e-5)
+        let withCopy = tape.rmsNorm(x, weight: weight, eps: 1e-5, roundedCopy: true)
+        XCTAssertNil(plain.roundedBF16)
+        assertClose(withCopy.value, plain.value, atol: 0, rtol: 0, "output next to the rounded copy")
+        let copy = try! XCTUnwrap(withCopy.roundedBF16)
+        XCTAssertEqual(copy.shape, [37, 40])
+        XCTAssertEqual((0..<copy.count).map { copy.halves[$0] }, plain.value.scalars.map(bf16Bits), "rounded copy")
+        assertClose(tape.linear(withCopy, projection).value, tape.linear(plain, projection).value, atol: 0, rtol: 0,
+                    "product from the rounded copy")
+        let reshaped = tape.reshape(withCopy, [37 * 40])
+        XCTAssertEqual(reshaped.roundedBF16?.shape, [37 * 40], "a reshape keeps the copy")
     }
 
     /// Backward accumulates: two backward passes without zeroing give twice the gradient.

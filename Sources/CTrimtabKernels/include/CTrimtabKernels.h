@@ -57,8 +57,9 @@ float trimtab_softmax_row(float *p, long count, long end);
 /// `trimtab_softmax_row`; returns `L`. The cross-entropy gradient of a row of logits.
 float trimtab_scaled_softmax_row(float *p, long count, long end, float factor);
 
-/// `out[i] = silu(gate[i]) · up[i]` for `i < count`, `silu(g) = g σ(g)`.
-void trimtab_swiglu_forward(float *out, const float *gate, const float *up, long count);
+/// `out[i] = silu(gate[i]) · up[i]` for `i < count`, `silu(g) = g σ(g)`; when `rounded` is
+/// not NULL, `out` rounded to bf16 (as `trimtab_f32_to_bf16`) goes there too.
+void trimtab_swiglu_forward(float *out, uint16_t *rounded, const float *gate, const float *up, long count);
 
 /// SwiGLU's gradients for `i < count`: `dgate[i] += dout · up · silu'(gate)` and
 /// `dup[i] += dout · silu(gate)`, or `=` where `accumulate_gate` / `accumulate_up` is 0
@@ -68,12 +69,24 @@ void trimtab_swiglu_backward(float *dgate, float *dup, const float *dout, const 
 
 /// `trimtab_swiglu_forward` that also stores `gate` and `up` rounded to bf16 (as
 /// `trimtab_f32_to_bf16`) in `kept_gate` and `kept_up`, for a backward that keeps them so.
-void trimtab_swiglu_forward_keeping_bf16(float *out, const float *gate, const float *up, uint16_t *kept_gate,
-                                         uint16_t *kept_up, long count);
+void trimtab_swiglu_forward_keeping_bf16(float *out, uint16_t *rounded, const float *gate, const float *up,
+                                         uint16_t *kept_gate, uint16_t *kept_up, long count);
 
 /// `trimtab_swiglu_backward` from bf16 `gate` and `up` (widened exactly to f32).
 void trimtab_swiglu_backward_bf16(float *dgate, float *dup, const float *dout, const uint16_t *gate,
                                   const uint16_t *up, long count, int accumulate_gate, int accumulate_up);
+
+/// RMSNorm of `rows` rows of `dim` floats: `rstd[r] = 1 / sqrt(mean_i x[r,i]² + eps)`,
+/// `out[r,i] = x[r,i] · rstd[r] · (weight[i] + offset)`, the row sums in Double. When
+/// `rounded` is not NULL, `out` rounded to bf16 (as `trimtab_f32_to_bf16`) goes there too.
+void trimtab_rmsnorm_forward(float *out, uint16_t *rounded, float *rstd, const float *inp, const float *weight,
+                             long rows, long dim, float eps, float offset);
+
+/// RMSNorm's gradients over `rows` rows, from the forward's `inp` and `rstd`, with
+/// `g = weight + offset` and `n = x · rstd`: `dinp[r,i] += rstd · (dy g − n · mean_j(dy g n))`
+/// and `dweight[i] += Σ_r dy n` (Double partial sums); either may be NULL (not computed).
+void trimtab_rmsnorm_backward(float *dinp, double *dweight, const float *dout, const float *inp,
+                              const float *weight, const float *rstd, long rows, long dim, float offset);
 
 /// Rounds `count` floats to bf16 (round to nearest, ties to even; NaN stays NaN, quiet).
 void trimtab_f32_to_bf16(const float *src, uint16_t *dst, long count);

@@ -159,8 +159,11 @@ public final class LlamaModel: LanguageModel {
 
         for (i, block) in blocks.enumerated() {
             let blockStart = tape.count
-            // Attention.
-            let h = tape.rmsNorm(x, weight: block.inputNorm, eps: c.rmsNormEps)
+            // Attention. Norms (and the SwiGLU) whose readers are products over bf16
+            // weights also write their output rounded to bf16, which those products read
+            // (q, k and v would otherwise round the same input three times).
+            let h = tape.rmsNorm(x, weight: block.inputNorm, eps: c.rmsNormEps,
+                                 roundedCopy: Self.areBF16(block.q, block.k, block.v))
             let q = project(h, block.q, block.qBias, block.sites["self_attn.q_proj"]!, hooks, tape)
             let k = project(h, block.k, block.kBias, block.sites["self_attn.k_proj"]!, hooks, tape)
             let v = project(h, block.v, block.vBias, block.sites["self_attn.v_proj"]!, hooks, tape)
@@ -181,14 +184,16 @@ public final class LlamaModel: LanguageModel {
             x = tape.add(x, a)
 
             // Feed-forward.
-            let h2 = tape.rmsNorm(x, weight: block.postNorm, eps: c.rmsNormEps)
+            let h2 = tape.rmsNorm(x, weight: block.postNorm, eps: c.rmsNormEps,
+                                  roundedCopy: Self.areBF16(block.gate, block.up))
             let g = project(h2, block.gate, nil, block.sites["mlp.gate_proj"]!, hooks, tape)
             let u = project(h2, block.up, nil, block.sites["mlp.up_proj"]!, hooks, tape)
             // Over bf16 weights the products already see their inputs rounded to bf16;
             // backward keeps the SwiGLU's inputs that way too (half their memory, the
             // largest activations of a block), as PyTorch's bf16 autocast stores them.
-            let kept: DType = block.gate.value.dtype == .bf16 && block.up.value.dtype == .bf16 ? .bf16 : .f32
-            var f = project(tape.swiglu(gate: g, up: u, kept: kept), block.down, nil, block.sites["mlp.down_proj"]!, hooks, tape)
+            let kept: DType = Self.areBF16(block.gate, block.up) ? .bf16 : .f32
+            let activated = tape.swiglu(gate: g, up: u, kept: kept, roundedCopy: Self.areBF16(block.down))
+            var f = project(activated, block.down, nil, block.sites["mlp.down_proj"]!, hooks, tape)
             if let hooks { f = hooks.blockOutput(BlockSite(layer: i, part: .feedForward), f, tape: tape) }
             x = tape.add(x, f)
             // The block's results that no backward reads (inputs of frozen projections,
@@ -196,7 +201,13 @@ public final class LlamaModel: LanguageModel {
             tape.releaseValues(recordedSince: blockStart, keeping: x)
         }
         cache?.commit(mask: layout.tokenMask, count: t)
-        return (tape.rmsNorm(x, weight: finalNorm, eps: c.rmsNormEps), layout.virtualCount)
+        return (tape.rmsNorm(x, weight: finalNorm, eps: c.rmsNormEps, roundedCopy: Self.areBF16(lmHead)),
+                layout.virtualCount)
+    }
+
+    /// Whether every one of `weights` is stored in bf16.
+    private static func areBF16(_ weights: Variable...) -> Bool {
+        weights.allSatisfy { $0.value.dtype == .bf16 }
     }
 
     /// A linear layer with the hooks around it.

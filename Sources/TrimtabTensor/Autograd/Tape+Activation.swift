@@ -43,8 +43,10 @@ extension Tape {
     ///     copies (half the memory; the f32 inputs are then not needed by backward and may
     ///     be released) and takes the gradients at the rounded values; the output is
     ///     computed from the f32 inputs either way.
+    ///   - roundedCopy: also write the output rounded to bf16 (``Variable/roundedBF16``),
+    ///     for a down projection over bf16 weights.
     /// - Returns: same shape.
-    public func swiglu(gate: Variable, up: Variable, kept: DType = .f32) -> Variable {
+    public func swiglu(gate: Variable, up: Variable, kept: DType = .f32, roundedCopy: Bool = false) -> Variable {
         precondition(gate.shape == up.shape, "swiglu: gate \(gate.shape) and up \(up.shape) differ")
         precondition(kept == .f32 || kept == .bf16, "swiglu: inputs cannot be kept as \(kept)")
         let n = gate.value.count
@@ -53,9 +55,10 @@ extension Tape {
         let keptCopies = kept == .bf16 && needsGrad(gate, up)
             ? (gate: Tensor(uninitialized: gate.shape, dtype: .bf16), up: Tensor(uninitialized: up.shape, dtype: .bf16))
             : nil
-        SwiGLU.forward(out: out.floats, gate: gate.value.floats, up: up.value.floats, count: n,
-                       keeping: keptCopies.map { ($0.gate.halves, $0.up.halves) })
-        return output(.swiglu, out, inputs: [gate, up], unread: keptCopies == nil ? [] : [gate, up]) { dout in
+        let rounded = roundedCopy ? Tensor(uninitialized: gate.shape, dtype: .bf16) : nil
+        SwiGLU.forward(out: out.floats, rounded: rounded?.halves, gate: gate.value.floats, up: up.value.floats,
+                       count: n, keeping: keptCopies.map { ($0.gate.halves, $0.up.halves) })
+        return output(.swiglu, out, rounded: rounded, inputs: [gate, up], unread: keptCopies == nil ? [] : [gate, up]) { dout in
             let dgate = gate.requiresGrad ? gate.gradDestination() : nil
             let dup = up.requiresGrad ? up.gradDestination() : nil
             let accumulateGate = dgate?.accumulate ?? true, accumulateUp = dup?.accumulate ?? true

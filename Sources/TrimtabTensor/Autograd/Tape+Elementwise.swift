@@ -91,7 +91,8 @@ extension Tape {
     public func reshape(_ x: Variable, _ shape: [Int]) -> Variable {
         precondition(shape.allSatisfy { $0 >= 0 } && shape.reduce(1, *) == x.value.count,
                      "reshape: cannot view \(x.shape) (\(x.value.count) elements) as \(shape)")
-        return output(.reshape, x.value.reshaped(shape), inputs: [x], unread: [x]) { [unowned self] dout in
+        return output(.reshape, x.value.reshaped(shape), rounded: x.roundedBF16?.reshaped(shape), inputs: [x],
+                      unread: [x]) { [unowned self] dout in
             self.passGradient(dout, to: x)
         }
     }

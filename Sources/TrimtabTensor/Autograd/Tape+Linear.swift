@@ -60,7 +60,8 @@ extension Tape {
     /// - Parameters:
     ///   - x: `[..., inFeatures]` (f32).
     ///   - weight: `[outFeatures, inFeatures]`, f32 or bf16 (a frozen bf16 weight runs on
-    ///     the backend's bf16 kernels; the activations are rounded to bf16 for the product).
+    ///     the backend's bf16 kernels; the activations are rounded to bf16 for the product,
+    ///     or taken from ``Variable/roundedBF16`` when the op that made `x` wrote them so).
     ///     A frozen weight with ``Variable/quantized`` blocks multiplies the few rows
     ///     that need no gradient (``QuantizedMatrix/rowsWorthBlocks(over:)``) from them.
     ///   - bias: `[outFeatures]` or `nil`.
@@ -78,7 +79,7 @@ extension Tape {
             blocks.product(x.value.floats, inputRows: rows, into: out.floats)
         } else {
             Self.weightProduct(GEMMShape(transB: true, m: rows, n: outFeatures, k: inFeatures), a: x.value.floats,
-                               weight: weight.value, c: out.floats)
+                               rounded: x.roundedBF16?.halves, weight: weight.value, c: out.floats)
         }
         if let bias {
             let y = out.floats, b = bias.value.floats
@@ -115,11 +116,14 @@ extension Tape {
 
     /// `c = op(a) · op(weight) + beta · c` for f32 activations `a` (`shape.m × shape.k`
     /// rows) and an f32 or bf16 weight: a bf16 weight runs on the backend's bf16 kernels,
-    /// with `a` rounded to bf16 for the product.
-    static func weightProduct(_ shape: GEMMShape, a: UnsafePointer<Float>, weight: Tensor, beta: Float = 0,
-                              c: UnsafeMutablePointer<Float>) {
+    /// with `a` rounded to bf16 for the product — or `rounded`, when the caller has `a`
+    /// rounded already.
+    static func weightProduct(_ shape: GEMMShape, a: UnsafePointer<Float>, rounded: UnsafePointer<UInt16>? = nil,
+                              weight: Tensor, beta: Float = 0, c: UnsafeMutablePointer<Float>) {
         precondition(!shape.transA, "weightProduct: activations are [m, k] rows")
-        if weight.dtype == .bf16 {
+        if weight.dtype == .bf16, let rounded {
+            GEMM.gemmBF16(shape, a: rounded, b: weight.halves, beta: beta, c: c)
+        } else if weight.dtype == .bf16 {
             let count = shape.m * shape.k
             ScratchBuffer.with(byteCount: count * 2) { raw in
                 let rounded = raw.assumingMemoryBound(to: UInt16.self)

@@ -92,7 +92,8 @@ extension Tape {
             while start < rows {
                 let n = min(span, rows - start)
                 let xRows = x.value.floats + start * width
-                Self.weightProduct(GEMMShape(transB: true, m: n, n: vocab, k: width), a: xRows, weight: weight.value,
+                Self.weightProduct(GEMMShape(transB: true, m: n, n: vocab, k: width), a: xRows,
+                                   rounded: x.roundedBF16.map { $0.halves + start * width }, weight: weight.value,
                                    c: logits.floats)
                 if let inputGradient {
                     CrossEntropy.forwardWithGradient(losses: losses.floats + start, logits: logits.floats,

@@ -11,18 +11,22 @@ extension Tape {
     ///   - eps: added to the mean square (`rms_norm_eps` in the model's configuration).
     ///   - weightOffset: added to the weight: 1 for Gemma (whose checkpoints store
     ///     `weight − 1`), 0 for Llama.
+    ///   - roundedCopy: also write the output rounded to bf16 (``Variable/roundedBF16``),
+    ///     for the products over bf16 weights that read it (saves a rounding pass each).
     /// - Returns: `[..., C]`.
-    public func rmsNorm(_ x: Variable, weight: Variable, eps: Float, weightOffset: Float = 0) -> Variable {
+    public func rmsNorm(_ x: Variable, weight: Variable, eps: Float, weightOffset: Float = 0,
+                        roundedCopy: Bool = false) -> Variable {
         let dim = x.shape.last ?? 0
         precondition(dim > 0 && weight.shape == [dim], "rmsNorm: input \(x.shape) for weight \(weight.shape)")
         precondition(!weight.requiresGrad || weight.value.dtype == .f32, "trainable weights must be f32")
         let rows = x.value.count / dim
         let w = Tape.widened(weight.value)
         let out = Tensor(uninitialized: x.shape), rstd = Tensor(uninitialized: [rows])
-        RMSNorm.forward(out: out.floats, rstd: rstd.floats, inp: x.value.floats, weight: w.floats,
-                        rows: rows, dim: dim, eps: eps, weightOffset: weightOffset)
+        let rounded = roundedCopy ? Tensor(uninitialized: x.shape, dtype: .bf16) : nil
+        RMSNorm.forward(out: out.floats, rounded: rounded?.halves, rstd: rstd.floats, inp: x.value.floats,
+                        weight: w.floats, rows: rows, dim: dim, eps: eps, weightOffset: weightOffset)
         let input = x.value
-        return output(.rmsNorm, out, inputs: [x, weight]) { dout in
+        return output(.rmsNorm, out, rounded: rounded, inputs: [x, weight]) { dout in
             RMSNorm.backward(dinp: x.requiresGrad ? x.gradBuffer().floats : nil,
                              dweight: weight.requiresGrad ? weight.gradBuffer().floats : nil,
                              dout: dout.floats, inp: input.floats, weight: w.floats, rstd: rstd.floats,

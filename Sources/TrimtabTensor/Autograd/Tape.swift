@@ -86,14 +86,18 @@ public final class Tape {
     /// requires a gradient, records `backward`, which receives the output's gradient.
     /// The closure is not called when no gradient reached the output.
     ///
+    /// `rounded` is the value rounded to bf16 when the op wrote that copy too
+    /// (``Variable/roundedBF16``).
+    ///
     /// `unread` lists inputs whose values `backward` never reads (it may still accumulate
     /// into their gradients): the tape may free those values after the forward. Every
     /// other input is marked as needed.
-    func output(_ kind: OpKind, _ value: Tensor, inputs: [Variable?], unread: [Variable?] = [],
+    func output(_ kind: OpKind, _ value: Tensor, rounded: Tensor? = nil, inputs: [Variable?], unread: [Variable?] = [],
                 backward: @escaping (_ dout: Tensor) -> Void) -> Variable {
         profile?.recordForward(kind)
         let requires = isRecording && inputs.contains { $0?.requiresGrad == true }
         let out = Variable(value, requiresGrad: requires)
+        out.roundedBF16 = rounded
         if requires {
             for case let input? in inputs where !unread.contains(where: { $0 === input }) {
                 input.valueNeededByBackward = true

@@ -5,9 +5,13 @@
 /// ``Tape`` op and requires a gradient exactly when one of its inputs does, so
 /// `backward()` never computes a gradient nobody asked for.
 public final class Variable {
-    /// The current value. Replacing it drops ``quantized``, which no longer matches.
+    /// The current value. Replacing it drops ``quantized`` and ``roundedBF16``, which no
+    /// longer match.
     public var value: Tensor {
-        didSet { quantized = nil }
+        didSet {
+            quantized = nil
+            roundedBF16 = nil
+        }
     }
     /// The accumulated gradient (f32, same shape), or `nil` if none has flowed here yet.
     public var grad: Tensor?
@@ -19,6 +23,10 @@ public final class Variable {
     /// (dequantised from them); ``Tape/linear(_:_:bias:)`` multiplies a few input rows
     /// (decoding) straight from them, streaming 4.5–8.5 bits a weight instead of 16 or 32.
     public var quantized: QuantizedMatrix?
+    /// An op's output rounded to bf16 by the op itself (`rmsNorm` and `swiglu` asked for a
+    /// rounded copy): ``Tape/linear(_:_:bias:)`` over a bf16 weight multiplies it instead
+    /// of rounding the f32 value again for each product that reads it.
+    public internal(set) var roundedBF16: Tensor?
 
     public init(_ value: Tensor, requiresGrad: Bool = false, name: String? = nil) {
         self.value = value

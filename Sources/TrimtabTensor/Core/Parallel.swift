@@ -48,10 +48,16 @@ public enum Parallel {
     /// `costPerRow` (in elements touched) decides whether threading pays.
     @inline(__always)
     public static func forRows(_ rows: Int, costPerRow: Int = 1024, _ body: (Int) -> Void) {
-        let grain = max(1, 16_384 / max(costPerRow, 1))
-        forChunks(rows, grain: grain) { range in
+        forRowChunks(rows, costPerRow: costPerRow) { range in
             for row in range { body(row) }
         }
+    }
+
+    /// ``forRows(_:costPerRow:_:)`` handing each thread its range of rows at once (for
+    /// kernels that loop over rows themselves).
+    @inline(__always)
+    public static func forRowChunks(_ rows: Int, costPerRow: Int = 1024, _ body: (Range<Int>) -> Void) {
+        forChunks(rows, grain: max(1, 16_384 / max(costPerRow, 1)), body)
     }
 
     /// Whether kernels run on libgomp's pool (shared with oneDNN) or on Dispatch.

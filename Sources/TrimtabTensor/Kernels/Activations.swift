@@ -122,20 +122,23 @@ enum GELU {
 
 /// `silu(gate) ⊙ up`, the gated FFN activation of Llama-family models.
 enum SwiGLU {
-    /// `out = silu(gate) ⊙ up`; with `keeping`, also `gate` and `up` rounded to bf16 into
-    /// those two buffers (for ``backwardBF16``).
+    /// `out = silu(gate) ⊙ up`; with `rounded`, also `out` rounded to bf16 there; with
+    /// `keeping`, also `gate` and `up` rounded to bf16 into those two buffers (for
+    /// ``backwardBF16``).
     ///
     /// - Parameters: `out`, `gate`, `up` (and the kept buffers): `[count]` (the FFN hidden
     ///   activations, e.g. `[B, T, hidden]` flattened).
-    static func forward(out: UnsafeMutablePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>,
-                        count: Int,
+    static func forward(out: UnsafeMutablePointer<Float>, rounded: UnsafeMutablePointer<UInt16>? = nil,
+                        gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count: Int,
                         keeping kept: (gate: UnsafeMutablePointer<UInt16>, up: UnsafeMutablePointer<UInt16>)? = nil) {
         Parallel.forChunks(count, grain: Elementwise.grain) { range in
             let i = range.lowerBound
+            let roundedChunk = rounded.map { $0 + i }
             if let kept {
-                trimtab_swiglu_forward_keeping_bf16(out + i, gate + i, up + i, kept.gate + i, kept.up + i, range.count)
+                trimtab_swiglu_forward_keeping_bf16(out + i, roundedChunk, gate + i, up + i, kept.gate + i, kept.up + i,
+                                                    range.count)
             } else {
-                trimtab_swiglu_forward(out + i, gate + i, up + i, range.count)
+                trimtab_swiglu_forward(out + i, roundedChunk, gate + i, up + i, range.count)
             }
         }
     }

@@ -3,6 +3,8 @@
 // Hugging Face `LlamaRMSNorm` (weightOffset 0) and `Gemma3RMSNorm` (weightOffset 1,
 // the stored weight is a delta from one); PyTorch `torch.nn.functional.rms_norm`.
 
+import CTrimtabKernels
+
 /// Forward and backward kernels of RMSNorm over rows of a `[rows, dim]` buffer.
 ///
 /// With `g = weight + weightOffset`:
@@ -19,24 +21,20 @@
 enum RMSNorm {
     /// - Parameters:
     ///   - out: `[rows, dim]` output `y` (overwritten).
+    ///   - rounded: `[rows, dim]`, `y` rounded to bf16 (for products over bf16 weights
+    ///     that read it), or `nil`.
     ///   - rstd: `[rows]` reciprocal root mean square per row, saved for backward.
     ///   - inp: `[rows, dim]` input `x`.
     ///   - weight: `[dim]` gain (the model's stored weight, before `weightOffset`).
     ///   - weightOffset: added to every weight (1 for Gemma, 0 for Llama).
-    static func forward(out: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
-                        inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+    static func forward(out: UnsafeMutablePointer<Float>, rounded: UnsafeMutablePointer<UInt16>? = nil,
+                        rstd: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                         rows: Int, dim: Int, eps: Float, weightOffset: Float) {
         precondition(dim > 0 && rows >= 0, "RMSNorm over rows \(rows), dim \(dim)")
-        Parallel.forRows(rows, costPerRow: 2 * dim) { r in
-            let x = inp + r * dim, y = out + r * dim
-            var sumSquares = 0.0
-            for i in 0..<dim {
-                let v = Double(x[i])
-                sumSquares += v * v
-            }
-            let s = Float(1 / (sumSquares / Double(dim) + Double(eps)).squareRoot())
-            rstd[r] = s
-            for i in 0..<dim { y[i] = (x[i] * s) * (weight[i] + weightOffset) }
+        Parallel.forRowChunks(rows, costPerRow: 2 * dim) { range in
+            let start = range.lowerBound * dim
+            trimtab_rmsnorm_forward(out + start, rounded.map { $0 + start }, rstd + range.lowerBound, inp + start,
+                                    weight, range.count, dim, eps, weightOffset)
         }
     }
 
@@ -57,22 +55,9 @@ enum RMSNorm {
         if dinp == nil && dweight == nil { return }
         let width = dweight == nil ? 0 : dim
         let dweightSum = Parallel.sumOverRowChunks(rows, width: width, costPerRow: 3 * dim) { range, partial in
-            for r in range {
-                let x = inp + r * dim, dy = dout + r * dim, s = rstd[r]
-                if let dinp {
-                    let dx = dinp + r * dim
-                    var dot = 0.0  // Σ_j dy_j g_j x_j
-                    for j in 0..<dim {
-                        dot += Double(dy[j]) * Double(weight[j] + weightOffset) * Double(x[j])
-                    }
-                    // rstd · n_i · mean_j(dy g n) = rstd · x_i · (rstd² Σ_j dy_j g_j x_j / dim)
-                    let c = Float(Double(s) * Double(s) * dot / Double(dim))
-                    for i in 0..<dim { dx[i] += s * (dy[i] * (weight[i] + weightOffset) - x[i] * c) }
-                }
-                if width > 0 {
-                    for i in 0..<dim { partial[i] += Double(dy[i] * (x[i] * s)) }
-                }
-            }
+            let start = range.lowerBound * dim
+            trimtab_rmsnorm_backward(dinp.map { $0 + start }, width > 0 ? partial : nil, dout + start, inp + start,
+                                     weight, rstd + range.lowerBound, range.count, dim, weightOffset)
         }
         if let dweight {
             for i in 0..<dim { dweight[i] += Float(dweightSum[i]) }
