@@ -32,3 +32,10 @@ int trimtab_kernels_use_avx2(void) { return trimtab_vector_level() != TRIMTAB_PO
 void trimtab_kernels_force_portable(int portable) {
     __atomic_store_n(&level_state, portable ? (int)TRIMTAB_PORTABLE : (int)detect_level(), __ATOMIC_RELAXED);
 }
+
+int trimtab_kernels_force_avx2(int avx2) {
+    trimtab_vector_level_t detected = detect_level();
+    int level = avx2 && detected == TRIMTAB_AVX512 ? (int)TRIMTAB_AVX2 : (int)detected;
+    __atomic_store_n(&level_state, level, __ATOMIC_RELAXED);
+    return level == (int)TRIMTAB_AVX2;
+}

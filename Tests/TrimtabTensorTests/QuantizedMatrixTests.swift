@@ -63,7 +63,9 @@ final class QuantizedMatrixTests: XCTestCase {
 
     func testProductEqualsDequantisedProductForEveryFormatAndRowCount() {
         for (index, format) in QuantizedMatrix.Format.allCases.enumerated() {
-            checkProducts(randomBlocks(format, rows: 53, columns: 96, seed: UInt64(index)), "CPU's kernels")
+            for columns in [96, 256] {  // an odd and an even number of blocks
+                checkProducts(randomBlocks(format, rows: 53, columns: columns, seed: UInt64(index)), "CPU's kernels")
+            }
         }
     }
 
@@ -74,6 +76,19 @@ final class QuantizedMatrixTests: XCTestCase {
         XCTAssertEqual(trimtab_kernels_use_avx2(), 0)
         for (index, format) in QuantizedMatrix.Format.allCases.enumerated() {
             checkProducts(randomBlocks(format, rows: 21, columns: 64, seed: UInt64(20 + index)), "portable")
+        }
+    }
+
+    /// On an AVX-512 CPU the block products run the AVX-512 kernel; the AVX2 one (older
+    /// x86 CPUs) is checked here. Odd and even block counts: the AVX-512 kernel takes
+    /// blocks two at a time.
+    func testAVX2KernelsAgree() throws {
+        defer { trimtab_kernels_force_avx2(0) }
+        guard trimtab_kernels_force_avx2(1) != 0 else {
+            throw XCTSkip("this CPU has no AVX2 kernels beside its own best")
+        }
+        for (index, format) in QuantizedMatrix.Format.allCases.enumerated() {
+            checkProducts(randomBlocks(format, rows: 21, columns: 96, seed: UInt64(30 + index)), "AVX2")
         }
     }
 
@@ -194,5 +209,41 @@ final class QuantizedMatrixTests: XCTestCase {
         other.product(one.value.floats, inputRows: 1, into: fromBlocks.floats)
         XCTAssertEqual(tape.linear(one, weight).value.scalars, fromBlocks.scalars)
         XCTAssertEqual(tape.linear(two, weight).value.scalars, denseTwo)
+    }
+
+    /// Several matrices of one width in one fused call give exactly their separate
+    /// products (formats mixed, sizes that split unevenly across threads), and
+    /// `Tape.linears` takes that path only when every weight has blocks for the rows.
+    func testFusedProductsEqualSeparateOnes() {
+        let matrices = [randomBlocks(.q4_1, rows: 576, columns: 96, seed: 12),
+                        randomBlocks(.q8_0, rows: 37, columns: 96, seed: 13),
+                        randomBlocks(.q4_0, rows: 190, columns: 96, seed: 14)]
+        for inputRows in [1, 3, QuantizedMatrix.maxRows] {
+            let x = randomInput(rows: inputRows, columns: 96, seed: UInt64(20 + inputRows))
+            let separate = matrices.map { matrix -> [Float] in
+                let out = Tensor(zeros: [inputRows, matrix.rows])
+                matrix.product(x.floats, inputRows: inputRows, into: out.floats)
+                return out.scalars
+            }
+            let fused = matrices.map { Tensor(zeros: [inputRows, $0.rows]) }
+            for out in fused { out.fill(.nan) }
+            QuantizedMatrix.products(matrices, x.floats, inputRows: inputRows, into: fused.map(\.floats))
+            XCTAssertEqual(fused.map(\.scalars), separate, "\(inputRows) input rows")
+
+            // Through the tape, with a bias on the second; blocks that differ from the dense
+            // values show which path ran.
+            let weights = matrices.map { Variable(randomInput(rows: $0.rows, columns: 96, seed: UInt64($0.rows))) }
+            let bias = Variable(randomInput(rows: 1, columns: 37, seed: 30).reshaped([37]))
+            let tape = Tape(recording: false)
+            let input = Variable(x)
+            let dense = tape.linears(input, weights, biases: [nil, bias, nil]).map(\.value.scalars)
+            XCTAssertEqual(dense, zip(weights, [nil, bias, nil]).map { tape.linear(input, $0, bias: $1).value.scalars },
+                           "without blocks: one linear each")
+            for (weight, matrix) in zip(weights, matrices) { weight.quantized = matrix }
+            let blocked = tape.linears(input, weights, biases: [nil, bias, nil]).map(\.value.scalars)
+            var expected = separate
+            for i in 0..<expected[1].count { expected[1][i] += bias.value.floats[i % 37] }
+            XCTAssertEqual(blocked, expected, "\(inputRows) input rows through Tape.linears")
+        }
     }
 }

@@ -99,6 +99,10 @@ int trimtab_kernels_use_avx2(void);
 /// compare the two.
 void trimtab_kernels_force_portable(int portable);
 
+/// Forces the AVX2 kernels on an AVX-512 CPU (nonzero) or restores the CPU's best (0), for
+/// tests that check the AVX2 code there; returns whether the AVX2 kernels now run.
+int trimtab_kernels_force_avx2(int avx2);
+
 #ifdef __cplusplus
 }
 #endif

@@ -164,9 +164,9 @@ public final class LlamaModel: LanguageModel {
             // (q, k and v would otherwise round the same input three times).
             let h = tape.rmsNorm(x, weight: block.inputNorm, eps: c.rmsNormEps,
                                  roundedCopy: Self.areBF16(block.q, block.k, block.v))
-            let q = project(h, block.q, block.qBias, block.sites["self_attn.q_proj"]!, hooks, tape)
-            let k = project(h, block.k, block.kBias, block.sites["self_attn.k_proj"]!, hooks, tape)
-            let v = project(h, block.v, block.vBias, block.sites["self_attn.v_proj"]!, hooks, tape)
+            let qkv = project(h, [(block.q, block.qBias, "self_attn.q_proj"), (block.k, block.kBias, "self_attn.k_proj"),
+                                  (block.v, block.vBias, "self_attn.v_proj")], block, hooks, tape)
+            let (q, k, v) = (qkv[0], qkv[1], qkv[2])
             let qr = tape.rope(tape.reshape(q, [b, t, c.headCount, c.headDim]), table: rope,
                                positions: positions, layout: .rotateHalf)
             var kr = tape.rope(tape.reshape(k, [b, t, c.kvHeadCount, c.headDim]), table: rope,
@@ -178,22 +178,22 @@ public final class LlamaModel: LanguageModel {
                 vr = Variable(full.value)
             }
             let attended = tape.attention(query: qr, key: kr, value: vr, options: layout.attentionOptions(layer: i))
-            var a = project(tape.reshape(attended, [b, t, c.headCount * c.headDim]), block.o, nil,
-                            block.sites["self_attn.o_proj"]!, hooks, tape)
+            var a = project(tape.reshape(attended, [b, t, c.headCount * c.headDim]), [(block.o, nil, "self_attn.o_proj")],
+                            block, hooks, tape)[0]
             if let hooks { a = hooks.blockOutput(BlockSite(layer: i, part: .attention), a, tape: tape) }
             x = tape.add(x, a)
 
             // Feed-forward.
             let h2 = tape.rmsNorm(x, weight: block.postNorm, eps: c.rmsNormEps,
                                   roundedCopy: Self.areBF16(block.gate, block.up))
-            let g = project(h2, block.gate, nil, block.sites["mlp.gate_proj"]!, hooks, tape)
-            let u = project(h2, block.up, nil, block.sites["mlp.up_proj"]!, hooks, tape)
+            let gateUp = project(h2, [(block.gate, nil, "mlp.gate_proj"), (block.up, nil, "mlp.up_proj")], block, hooks, tape)
+            let (g, u) = (gateUp[0], gateUp[1])
             // Over bf16 weights the products already see their inputs rounded to bf16;
             // backward keeps the SwiGLU's inputs that way too (half their memory, the
             // largest activations of a block), as PyTorch's bf16 autocast stores them.
             let kept: DType = Self.areBF16(block.gate, block.up) ? .bf16 : .f32
             let activated = tape.swiglu(gate: g, up: u, kept: kept, roundedCopy: Self.areBF16(block.down))
-            var f = project(activated, block.down, nil, block.sites["mlp.down_proj"]!, hooks, tape)
+            var f = project(activated, [(block.down, nil, "mlp.down_proj")], block, hooks, tape)[0]
             if let hooks { f = hooks.blockOutput(BlockSite(layer: i, part: .feedForward), f, tape: tape) }
             x = tape.add(x, f)
             // The block's results that no backward reads (inputs of frozen projections,
@@ -210,12 +210,17 @@ public final class LlamaModel: LanguageModel {
         weights.allSatisfy { $0.value.dtype == .bf16 }
     }
 
-    /// A linear layer with the hooks around it.
-    private func project(_ input: Variable, _ weight: Variable, _ bias: Variable?, _ site: LinearSite,
-                         _ hooks: ModelHooks?, _ tape: Tape) -> Variable {
-        guard let hooks else { return tape.linear(input, weight, bias: bias) }
-        let x = hooks.linearInput(site, input, tape: tape)
-        let base = tape.linear(x, weight, bias: bias)
-        return hooks.linearOutput(site, input: x, base: base, tape: tape)
+    /// Linear layers of `block` reading the same input, with the hooks around each: every
+    /// layer's input hook, the frozen products (fused by ``Tape/linears(_:_:biases:)``
+    /// when no hook changed the input), then every layer's output hook.
+    private func project(_ input: Variable, _ layers: [(weight: Variable, bias: Variable?, module: String)],
+                         _ block: Block, _ hooks: ModelHooks?, _ tape: Tape) -> [Variable] {
+        guard let hooks else { return tape.linears(input, layers.map(\.weight), biases: layers.map(\.bias)) }
+        let sites = layers.map { block.sites[$0.module]! }
+        let inputs = sites.map { hooks.linearInput($0, input, tape: tape) }
+        let bases = inputs.allSatisfy({ $0 === input })
+            ? tape.linears(input, layers.map(\.weight), biases: layers.map(\.bias))
+            : zip(inputs, layers).map { tape.linear($0, $1.weight, bias: $1.bias) }
+        return sites.indices.map { hooks.linearOutput(sites[$0], input: inputs[$0], base: bases[$0], tape: tape) }
     }
 }

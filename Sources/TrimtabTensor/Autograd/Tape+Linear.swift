@@ -81,13 +81,7 @@ extension Tape {
             Self.weightProduct(GEMMShape(transB: true, m: rows, n: outFeatures, k: inFeatures), a: x.value.floats,
                                rounded: x.roundedBF16?.halves, weight: weight.value, c: out.floats)
         }
-        if let bias {
-            let y = out.floats, b = bias.value.floats
-            Parallel.forRows(rows, costPerRow: outFeatures) { r in
-                let row = y + r * outFeatures
-                for j in 0..<outFeatures { row[j] += b[j] }
-            }
-        }
+        if let bias { Self.addBias(bias.value, to: out, rows: rows) }
         // A frozen weight's backward reads the weight, not the input.
         return output(.linear, out, inputs: [x, weight, bias], unread: weight.requiresGrad ? [] : [x]) { dout in
             // Each product overwrites a gradient nothing has flowed to yet (beta 0).
@@ -111,6 +105,43 @@ extension Tape {
                     for j in 0..<outFeatures { db[j] += row[j] }
                 }
             }
+        }
+    }
+
+    /// `linear(x, weights[i], bias: biases[i])` for every `i`: the projections of one input
+    /// (a layer's q, k and v). When none needs a gradient and every weight multiplies
+    /// `x`'s few rows from its quantised blocks (decoding), the products run fused
+    /// (``QuantizedMatrix/products(_:_:inputRows:into:)``: one parallel region, the input
+    /// rounded once); otherwise each is a ``linear(_:_:bias:)``.
+    public func linears(_ x: Variable, _ weights: [Variable], biases: [Variable?]) -> [Variable] {
+        precondition(biases.count == weights.count, "linears: \(biases.count) biases for \(weights.count) weights")
+        let inFeatures = x.shape.last ?? 0
+        let rows = x.value.count / max(inFeatures, 1)
+        let blocks = weights.compactMap(\.quantized)
+        let fused = weights.count > 1 && blocks.count == weights.count && rows >= 1 && !x.requiresGrad
+            && biases.allSatisfy { $0?.requiresGrad != true }
+            && weights.allSatisfy { weight in
+                !weight.requiresGrad && weight.shape[1] == inFeatures
+                    && rows <= QuantizedMatrix.rowsWorthBlocks(over: weight.value.dtype)
+            }
+        guard fused else { return zip(weights, biases).map { linear(x, $0, bias: $1) } }
+        let outs = weights.map { weight in Tensor(uninitialized: Array(x.shape.dropLast()) + [weight.shape[0]]) }
+        QuantizedMatrix.products(blocks, x.value.floats, inputRows: rows, into: outs.map(\.floats))
+        return zip(outs, zip(weights, biases)).map { out, layer in
+            if let bias = layer.1 {
+                precondition(bias.shape == [layer.0.shape[0]], "linear: bias \(bias.shape) for weight \(layer.0.shape)")
+                Self.addBias(bias.value, to: out, rows: rows)
+            }
+            return output(.linear, out, inputs: [x, layer.0, layer.1]) { _ in }  // nothing needs a gradient
+        }
+    }
+
+    /// Adds `bias` (`[outFeatures]`, f32) to each of `rows` rows of `out`.
+    private static func addBias(_ bias: Tensor, to out: Tensor, rows: Int) {
+        let y = out.floats, b = bias.floats, width = bias.count
+        Parallel.forRows(rows, costPerRow: width) { r in
+            let row = y + r * width
+            for j in 0..<width { row[j] += b[j] }
         }
     }
 

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -44,6 +45,20 @@ public enum Parallel {
         }
     }
 
+    /// Calls `body(i)` for every `i` in `0..<count`, on all threads when `count > 1`: each
+    /// thread takes the next untaken index when it is done with one. For work cut finer
+    /// than the thread count, so that a thread that falls behind takes less of it.
+    public static func forEachIndex(_ count: Int, _ body: (Int) -> Void) {
+        if count <= 0 { return }
+        if count == 1 || threadCount == 1 {
+            for i in 0..<count { body(i) }
+        } else if let pool = OpenMPPool.shared {
+            pool.run(count, body)
+        } else {
+            withoutActuallyEscaping(body) { DispatchQueue.concurrentPerform(iterations: count, execute: $0) }
+        }
+    }
+
     /// Calls `body(row)` for each row in `0..<rows`, rows split across threads.
     /// `costPerRow` (in elements touched) decides whether threading pays.
     @inline(__always)
@@ -69,54 +84,48 @@ public enum Parallel {
 final class OpenMPPool: @unchecked Sendable {
     typealias Outlined = @convention(c) (UnsafeMutableRawPointer?) -> Void
     typealias GOMPParallel = @convention(c) (Outlined, UnsafeMutableRawPointer?, UInt32, UInt32) -> Void
-    typealias ThreadQuery = @convention(c) () -> Int32
 
     private let parallel: GOMPParallel
-    private let threadNumber: ThreadQuery
-    private let threadTotal: ThreadQuery
 
     /// The pool, or nil when libgomp is not loaded (or `TRIMTAB_PARALLEL=dispatch`).
     static let shared: OpenMPPool? = {
         if ProcessInfo.processInfo.environment["TRIMTAB_PARALLEL"] == "dispatch" { return nil }
         // Make sure oneDNN (and with it libgomp) is loaded before looking.
         _ = GEMM.backend
-        guard let handle = dlopen(nil, RTLD_NOW),
-              let p = dlsym(handle, "GOMP_parallel"),
-              let n = dlsym(handle, "omp_get_thread_num"),
-              let t = dlsym(handle, "omp_get_num_threads") else { return nil }
-        return OpenMPPool(parallel: unsafeBitCast(p, to: GOMPParallel.self),
-                          threadNumber: unsafeBitCast(n, to: ThreadQuery.self),
-                          threadTotal: unsafeBitCast(t, to: ThreadQuery.self))
+        guard let handle = dlopen(nil, RTLD_NOW), let p = dlsym(handle, "GOMP_parallel") else { return nil }
+        return OpenMPPool(parallel: unsafeBitCast(p, to: GOMPParallel.self))
     }()
 
-    private init(parallel: GOMPParallel, threadNumber: @escaping ThreadQuery, threadTotal: @escaping ThreadQuery) {
+    private init(parallel: GOMPParallel) {
         self.parallel = parallel
-        self.threadNumber = threadNumber
-        self.threadTotal = threadTotal
     }
 
-    private struct Job {
+    private final class Job {
         let chunks: Int
         let body: (Int) -> Void
-        let threadNumber: ThreadQuery
-        let threadTotal: ThreadQuery
+        /// The next chunk nobody has taken.
+        let next = Atomic<Int>(0)
+        init(chunks: Int, body: @escaping (Int) -> Void) {
+            self.chunks = chunks
+            self.body = body
+        }
     }
 
-    /// Runs `body(i)` for `i` in `0..<chunks` on the pool's threads (chunk i on thread
-    /// i mod n) and returns when all are done.
+    /// Runs `body(i)` for `i` in `0..<chunks` on the pool's threads and returns when all
+    /// are done. Each thread takes the next untaken chunk until none is left, so a
+    /// thread that falls behind (a busy or slower core) takes fewer.
     func run(_ chunks: Int, _ body: (Int) -> Void) {
         withoutActuallyEscaping(body) { body in
-            var job = Job(chunks: chunks, body: body, threadNumber: threadNumber, threadTotal: threadTotal)
-            withUnsafeMutablePointer(to: &job) { pointer in
+            let job = Job(chunks: chunks, body: body)
+            withExtendedLifetime(job) {
                 parallel({ raw in
-                    let job = raw!.assumingMemoryBound(to: Job.self).pointee
-                    let me = Int(job.threadNumber()), all = Int(job.threadTotal())
-                    var i = me
-                    while i < job.chunks {
+                    let job = Unmanaged<Job>.fromOpaque(raw!).takeUnretainedValue()
+                    while true {
+                        let i = job.next.add(1, ordering: .relaxed).oldValue
+                        if i >= job.chunks { break }
                         job.body(i)
-                        i += all
                     }
-                }, UnsafeMutableRawPointer(pointer), UInt32(min(chunks, Parallel.threadCount)), 0)
+                }, Unmanaged.passUnretained(job).toOpaque(), UInt32(min(chunks, Parallel.threadCount)), 0)
             }
         }
     }

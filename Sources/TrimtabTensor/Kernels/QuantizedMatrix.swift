@@ -98,15 +98,35 @@ public struct QuantizedMatrix: @unchecked Sendable {
     ///
     /// - Precondition: `1 ≤ inputRows ≤ maxRows`.
     public func product(_ x: UnsafePointer<Float>, inputRows: Int, into out: UnsafeMutablePointer<Float>) {
-        precondition(inputRows >= 1 && inputRows <= Self.maxRows, "\(inputRows) input rows (1…\(Self.maxRows))")
-        let columns = columns, weightRows = rows, blocksPerRow = columns / Self.blockSize
-        let weights = UnsafePointer(base.assumingMemoryBound(to: UInt8.self)), format = format.kernelFormat
-        withQuantizedActivations(x, inputRows: inputRows) { q, scale, sum in
-            // About 2,048 block products per thread pay for the fork.
-            let grain = max(1, 2048 / max(blocksPerRow * inputRows, 1))
-            Parallel.forChunks(weightRows, grain: grain) { range in
-                trimtab_block_product(format, weights, columns, range.lowerBound, range.upperBound, q, scale, sum,
-                                      Int32(inputRows), out, weightRows)
+        Self.products([self], x, inputRows: inputRows, into: [out])
+    }
+
+    /// ``product(_:inputRows:into:)`` of the same input with several matrices of the same
+    /// width (a layer's q, k and v projections), in one parallel region: the input is
+    /// rounded once, and every thread takes its share of each matrix's rows. A decoded
+    /// token runs ~200 products; each region costs the threads a wake-up and a barrier.
+    ///
+    /// - Precondition: every matrix has `columns` equal to the first's; `outs[i]` is
+    ///   `[inputRows, matrices[i].rows]`; `1 ≤ inputRows ≤ maxRows`.
+    public static func products(_ matrices: [QuantizedMatrix], _ x: UnsafePointer<Float>, inputRows: Int,
+                                into outs: [UnsafeMutablePointer<Float>]) {
+        precondition(inputRows >= 1 && inputRows <= maxRows, "\(inputRows) input rows (1…\(maxRows))")
+        guard let first = matrices.first else { return }
+        precondition(outs.count == matrices.count, "\(outs.count) outputs for \(matrices.count) matrices")
+        precondition(matrices.allSatisfy { $0.columns == first.columns },
+                     "fused block products of different widths: \(matrices.map(\.columns))")
+        let blockProducts = matrices.reduce(0) { $0 + $1.rows } * (first.columns / blockSize) * inputRows
+        // About 2,048 block products a chunk pay for the fork. One chunk a thread: four,
+        // taken as threads free up, decoded 12% slower (shorter runs of each matrix's rows).
+        let chunks = min(Parallel.threadCount, max(1, blockProducts / 2048))
+        first.withQuantizedActivations(x, inputRows: inputRows) { q, scale, sum in
+            Parallel.forEachIndex(chunks) { chunk in
+                for (matrix, out) in zip(matrices, outs) {
+                    let weights = UnsafePointer(matrix.base.assumingMemoryBound(to: UInt8.self))
+                    trimtab_block_product(matrix.format.kernelFormat, weights, matrix.columns,
+                                          matrix.rows * chunk / chunks, matrix.rows * (chunk + 1) / chunks,
+                                          q, scale, sum, Int32(inputRows), out, matrix.rows)
+                }
             }
         }
     }
