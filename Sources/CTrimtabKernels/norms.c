@@ -40,10 +40,12 @@ typedef double v8d __attribute__((vector_size(64), aligned(8)));
         STORE(y_row, i, lanes, y);                                                         \
         if (rounded_row) STORE_BF16(rounded_row, i, lanes, y);                             \
     }
+// Σ dy·g·x with all three factors widened first, as the Swift loop did.
 #define DOT_CHUNK(i, lanes)                                                                \
     {                                                                                      \
-        v16 g = LOAD(weight, i, lanes) + offset;                                           \
-        ACCUMULATE_PRODUCT(LOAD(dy, i, lanes) * g, LOAD(x, i, lanes))                      \
+        v16 g = LOAD(weight, i, lanes) + offset, d = LOAD(dy, i, lanes), v = LOAD(x, i, lanes); \
+        acc_lo += LOW_HALF(d) * LOW_HALF(g) * LOW_HALF(v);                                 \
+        acc_hi += HIGH_HALF(d) * HIGH_HALF(g) * HIGH_HALF(v);                              \
     }
 #define DINP_CHUNK(i, lanes)                                                               \
     {                                                                                      \
