@@ -46,6 +46,21 @@ final class TapeMemoryTests: XCTestCase {
         XCTAssertNotNil(weight.grad)
     }
 
+    /// A norm's bf16 copy goes at release even when backward keeps its f32 value (a
+    /// trainable linear reads it, as LoRA's does): only forward products read the copy.
+    func testReleaseDropsRoundedCopiesOfKeptValues() {
+        let x = Variable(randomTensor([2, 8], seed: 9), requiresGrad: true)
+        let gain = Variable(randomTensor([8], seed: 10))
+        let weight = Variable(randomTensor([4, 8], seed: 11), requiresGrad: true)
+        let tape = Tape()
+        let h = tape.rmsNorm(x, weight: gain, eps: 1e-5, roundedCopy: true)
+        let y = tape.linear(h, weight)
+        XCTAssertNotNil(h.roundedBF16)
+        tape.releaseValues(recordedSince: 0, keeping: y)
+        XCTAssertFalse(h.isReleased)
+        XCTAssertNil(h.roundedBF16)
+    }
+
     /// Nothing is released on a tape that does not record (inference, generation).
     func testInferenceTapeReleasesNothing() {
         let tape = Tape(recording: false)
