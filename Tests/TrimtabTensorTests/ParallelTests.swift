@@ -2,7 +2,8 @@ import Synchronization
 import XCTest
 @testable import TrimtabTensor
 
-/// The row-parallel loops: every index or row runs exactly once, whichever thread takes it.
+/// The row-parallel loops: every index or row runs exactly once, whichever thread takes
+/// its chunk (the pool hands chunks out as threads free up).
 final class ParallelTests: XCTestCase {
     /// Counts how often each of `count` indices ran.
     private final class Visits: Sendable {
@@ -12,11 +13,13 @@ final class ParallelTests: XCTestCase {
         var all: [Int] { counts.withLock { $0 } }
     }
 
-    func testEveryIndexRunsOnce() {
+    func testChunksCoverEveryIndexOnce() {
         for count in [0, 1, 2, 3, 7, 64] {
             let visits = Visits(count)
-            Parallel.forEachIndex(count) { visits.visit($0) }
-            XCTAssertEqual(visits.all, [Int](repeating: 1, count: count), "forEachIndex(\(count))")
+            Parallel.forChunks(count) { range in
+                for i in range { visits.visit(i) }
+            }
+            XCTAssertEqual(visits.all, [Int](repeating: 1, count: count), "forChunks(\(count))")
         }
     }
 

@@ -45,20 +45,6 @@ public enum Parallel {
         }
     }
 
-    /// Calls `body(i)` for every `i` in `0..<count`, on all threads when `count > 1`: each
-    /// thread takes the next untaken index when it is done with one. For work cut finer
-    /// than the thread count, so that a thread that falls behind takes less of it.
-    public static func forEachIndex(_ count: Int, _ body: (Int) -> Void) {
-        if count <= 0 { return }
-        if count == 1 || threadCount == 1 {
-            for i in 0..<count { body(i) }
-        } else if let pool = OpenMPPool.shared {
-            pool.run(count, body)
-        } else {
-            withoutActuallyEscaping(body) { DispatchQueue.concurrentPerform(iterations: count, execute: $0) }
-        }
-    }
-
     /// Calls `body(row)` for each row in `0..<rows`, rows split across threads.
     /// `costPerRow` (in elements touched) decides whether threading pays.
     @inline(__always)

@@ -120,12 +120,14 @@ public struct QuantizedMatrix: @unchecked Sendable {
         // taken as threads free up, decoded 12% slower (shorter runs of each matrix's rows).
         let chunks = min(Parallel.threadCount, max(1, blockProducts / 2048))
         first.withQuantizedActivations(x, inputRows: inputRows) { q, scale, sum in
-            Parallel.forEachIndex(chunks) { chunk in
-                for (matrix, out) in zip(matrices, outs) {
-                    let weights = UnsafePointer(matrix.base.assumingMemoryBound(to: UInt8.self))
-                    trimtab_block_product(matrix.format.kernelFormat, weights, matrix.columns,
-                                          matrix.rows * chunk / chunks, matrix.rows * (chunk + 1) / chunks,
-                                          q, scale, sum, Int32(inputRows), out, matrix.rows)
+            Parallel.forChunks(chunks) { range in
+                for chunk in range {
+                    for (matrix, out) in zip(matrices, outs) {
+                        let weights = UnsafePointer(matrix.base.assumingMemoryBound(to: UInt8.self))
+                        trimtab_block_product(matrix.format.kernelFormat, weights, matrix.columns,
+                                              matrix.rows * chunk / chunks, matrix.rows * (chunk + 1) / chunks,
+                                              q, scale, sum, Int32(inputRows), out, matrix.rows)
+                    }
                 }
             }
         }
