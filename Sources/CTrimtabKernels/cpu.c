@@ -1,5 +1,6 @@
-// Which code the C kernels run: AVX-512, AVX2 + FMA (+ F16C for the block products), or
-// portable C; detected once, and forced to portable by tests that compare the paths.
+// Which code the C kernels run: AVX-512 (F, BW, DQ), AVX2 + FMA (+ F16C for the block
+// products), or portable C; detected once, and forced to portable (or AVX2) by tests that
+// compare the paths.
 
 #include "CTrimtabKernels.h"
 #include "vector.h"
@@ -10,7 +11,11 @@ static trimtab_vector_level_t detect_level(void) {
     if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))) {
         return TRIMTAB_PORTABLE;
     }
-    return __builtin_cpu_supports("avx512f") ? TRIMTAB_AVX512 : TRIMTAB_AVX2;
+    // The block products' AVX-512 kernel also needs the byte/word and doubleword/quadword
+    // instructions (every AVX-512 CPU since Skylake-SP has them).
+    int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                 __builtin_cpu_supports("avx512dq");
+    return avx512 ? TRIMTAB_AVX512 : TRIMTAB_AVX2;
 }
 #else
 static trimtab_vector_level_t detect_level(void) { return TRIMTAB_PORTABLE; }

@@ -262,6 +262,12 @@ static AVX2 void product_avx2(trimtab_block_format format, const uint8_t *weight
 // grouped differently.
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx2,fma,f16c")))
 
+// The 16 bytes at `offset` into the block at p and into the next one, in one register.
+static inline AVX512 __m256i block_pair_bytes(const uint8_t *p, long bytes, long offset) {
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(p + offset))),
+                                   _mm_loadu_si128((const __m128i *)(p + bytes + offset)), 1);
+}
+
 // One weight row against `R` input rows, blocks two at a time (the last block of an odd
 // count with the AVX2 block code).
 static inline __attribute__((always_inline)) AVX512 void
@@ -288,17 +294,10 @@ row_avx512(trimtab_block_format format, const uint8_t *row, long columns, const 
         if (format != TRIMTAB_Q4_1) dm = _mm_mul_ps(_mm_moveldup_ps(dm), m_factor);
         __m512i w0, w1;
         if (format == TRIMTAB_Q8_0) {
-            __m256i a = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(block + 2))),
-                                                _mm_loadu_si128((const __m128i *)(block + bytes + 2)), 1);
-            __m256i c = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(block + 18))),
-                                                _mm_loadu_si128((const __m128i *)(block + bytes + 18)), 1);
-            w0 = _mm512_cvtepi8_epi16(a);
-            w1 = _mm512_cvtepi8_epi16(c);
+            w0 = _mm512_cvtepi8_epi16(block_pair_bytes(block, bytes, 2));
+            w1 = _mm512_cvtepi8_epi16(block_pair_bytes(block, bytes, 18));
         } else {
-            const long start = format == TRIMTAB_Q4_1 ? 4 : 2;
-            __m256i packed = _mm256_inserti128_si256(
-                _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(block + start))),
-                _mm_loadu_si128((const __m128i *)(block + bytes + start)), 1);
+            __m256i packed = block_pair_bytes(block, bytes, format == TRIMTAB_Q4_1 ? 4 : 2);
             w0 = _mm512_cvtepu8_epi16(_mm256_and_si256(packed, low_nibbles));
             w1 = _mm512_cvtepu8_epi16(_mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles));
         }
@@ -364,19 +363,6 @@ static AVX512 void product_avx512(trimtab_block_format format, const uint8_t *we
 #undef ROWS_AVX512
 }
 
-// Whether the AVX-512 block kernel runs: the kernels' AVX-512 level and byte/word
-// instructions (AVX512BW; every AVX-512 CPU since Skylake-SP has them).
-static int use_avx512_blocks(void) {
-    if (trimtab_vector_level() != TRIMTAB_AVX512) return 0;
-    static int bw = -1;
-    int known = __atomic_load_n(&bw, __ATOMIC_RELAXED);
-    if (known < 0) {
-        __builtin_cpu_init();
-        known = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
-        __atomic_store_n(&bw, known, __ATOMIC_RELAXED);
-    }
-    return known;
-}
 #endif
 
 void trimtab_quantize_activations(const float *x, long columns, int16_t *q, float *scale, float *sum) {
@@ -390,7 +376,7 @@ void trimtab_block_product(trimtab_block_format format, const uint8_t *weights, 
                            long end_row, const int16_t *q, const float *scale, const float *sum, int input_rows,
                            float *out, long out_stride) {
 #if defined(__x86_64__)
-    if (use_avx512_blocks()) {
+    if (trimtab_vector_level() == TRIMTAB_AVX512) {
         product_avx512(format, weights, columns, first_row, end_row, q, scale, sum, input_rows, out, out_stride);
         return;
     }

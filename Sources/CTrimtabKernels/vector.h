@@ -41,35 +41,31 @@ typedef uint16_t u16x16 __attribute__((vector_size(32), aligned(2)));
         if (i < (count)) { BODY(i, (count) - i) }                                          \
     } while (0)
 
-// A 16-lane load of p[i...] with `lanes` valid (the rest zero), and the matching store.
-#define LOAD(p, i, lanes)                                                                  \
+// A 16-lane load of p[i...] into a vector of type T with `lanes` valid (the rest zero),
+// and the matching store of `lanes` elements.
+#define LOAD_LANES(T, p, i, lanes)                                                         \
     ({                                                                                     \
-        v16 v_ = {0};                                                                      \
-        if ((lanes) == 16) v_ = *(const v16 *)((p) + (i));                                 \
-        else memcpy(&v_, (p) + (i), sizeof(float) * (size_t)(lanes));                      \
+        T v_ = {0};                                                                        \
+        if ((lanes) == 16) v_ = *(const T *)((p) + (i));                                   \
+        else memcpy(&v_, (p) + (i), sizeof(*(p)) * (size_t)(lanes));                       \
         v_;                                                                                \
     })
-#define STORE(p, i, lanes, v)                                                              \
+#define STORE_LANES(T, p, i, lanes, v)                                                     \
     do {                                                                                   \
-        v16 w_ = (v);                                                                      \
-        if ((lanes) == 16) *(v16 *)((p) + (i)) = w_;                                       \
-        else memcpy((p) + (i), &w_, sizeof(float) * (size_t)(lanes));                     \
+        T w_ = (v);                                                                        \
+        if ((lanes) == 16) *(T *)((p) + (i)) = w_;                                         \
+        else memcpy((p) + (i), &w_, sizeof(*(p)) * (size_t)(lanes));                       \
     } while (0)
 
-// The same for bf16 arrays: a load widens (exactly), a store rounds (as trimtab_f32_to_bf16).
-#define LOAD_BF16(p, i, lanes)                                                             \
-    ({                                                                                     \
-        u16x16 h_ = {0};                                                                   \
-        if ((lanes) == 16) h_ = *(const u16x16 *)((p) + (i));                              \
-        else memcpy(&h_, (p) + (i), sizeof(uint16_t) * (size_t)(lanes));                  \
-        WIDEN_BF16(h_);                                                                    \
-    })
+// f32 arrays, and bf16 ones: a load widens (exactly), a store rounds (as trimtab_f32_to_bf16).
+#define LOAD(p, i, lanes) LOAD_LANES(v16, p, i, lanes)
+#define STORE(p, i, lanes, v) STORE_LANES(v16, p, i, lanes, v)
+#define LOAD_BF16(p, i, lanes) WIDEN_BF16(LOAD_LANES(u16x16, p, i, lanes))
 #define STORE_BF16(p, i, lanes, v)                                                         \
     do {                                                                                   \
         u16x16 h_;                                                                         \
         ROUND_LANES((u32x16)(v), h_);                                                      \
-        if ((lanes) == 16) *(u16x16 *)((p) + (i)) = h_;                                    \
-        else memcpy((p) + (i), &h_, sizeof(uint16_t) * (size_t)(lanes));                  \
+        STORE_LANES(u16x16, p, i, lanes, h_);                                              \
     } while (0)
 
 // Lanes where `mask` is set take `a`, the others `b`.

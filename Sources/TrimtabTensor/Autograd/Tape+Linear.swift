@@ -69,7 +69,6 @@ extension Tape {
     public func linear(_ x: Variable, _ weight: Variable, bias: Variable? = nil) -> Variable {
         let inFeatures = weight.shape[1], outFeatures = weight.shape[0]
         precondition(x.shape.last == inFeatures, "linear: input \(x.shape) for weight \(weight.shape)")
-        if let bias { precondition(bias.shape == [outFeatures], "linear: bias \(bias.shape) for weight \(weight.shape)") }
         let rows = x.value.count / max(inFeatures, 1)
         var outShape = x.shape
         outShape[outShape.count - 1] = outFeatures
@@ -128,16 +127,14 @@ extension Tape {
         let outs = weights.map { weight in Tensor(uninitialized: Array(x.shape.dropLast()) + [weight.shape[0]]) }
         QuantizedMatrix.products(blocks, x.value.floats, inputRows: rows, into: outs.map(\.floats))
         return zip(outs, zip(weights, biases)).map { out, layer in
-            if let bias = layer.1 {
-                precondition(bias.shape == [layer.0.shape[0]], "linear: bias \(bias.shape) for weight \(layer.0.shape)")
-                Self.addBias(bias.value, to: out, rows: rows)
-            }
+            if let bias = layer.1 { Self.addBias(bias.value, to: out, rows: rows) }
             return output(.linear, out, inputs: [x, layer.0, layer.1]) { _ in }  // nothing needs a gradient
         }
     }
 
-    /// Adds `bias` (`[outFeatures]`, f32) to each of `rows` rows of `out`.
+    /// Adds `bias` (`[outFeatures]`, f32) to each of `rows` rows of `out` (`[..., outFeatures]`).
     private static func addBias(_ bias: Tensor, to out: Tensor, rows: Int) {
+        precondition(bias.shape == [out.shape.last ?? 0], "linear: bias \(bias.shape) for output \(out.shape)")
         let y = out.floats, b = bias.floats, width = bias.count
         Parallel.forRows(rows, costPerRow: width) { r in
             let row = y + r * width
